@@ -1,0 +1,1 @@
+"""Imagery sources behind one Protocol (``stac``, ``gee``), and the patch-grid math they share."""

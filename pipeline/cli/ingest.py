@@ -1,0 +1,40 @@
+"""``etl ingest``: a LUCAS table → normalised points per country (GeoParquet)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lucas.ingest import ingest_table
+from lucas.output import write_points
+from pipeline.cli.console import console
+from pipeline.cli.options import config_from_flags, config_option, survey_options
+from pipeline.cli.render import stage_table
+from pipeline.stage_ingest import ALL, ingest_summary, points_dir
+
+
+@click.command()
+@config_option
+@survey_options
+def ingest(config_path: Path | None, **flags: Any) -> None:
+    """Read, validate and normalise a LUCAS table; write OUT/<year>/points/<CC>.parquet,
+    rejects.csv (row, point id, reason) and a summary."""
+    cfg = config_from_flags(config_path, **flags)
+    if cfg.lucas is None:
+        raise click.UsageError("--lucas PATH is required")
+    if not cfg.countries:
+        raise click.UsageError("--country is required (AT, AT,DE or ALL)")
+    start = time.perf_counter()
+    everything = cfg.countries == (ALL,)
+    result = ingest_table(cfg.lucas, None if everything else list(cfg.countries), cfg.year,
+                          cfg.lucas_format)
+    countries = sorted(set(result.points["nuts0"])) if everything else list(cfg.countries)
+    target = points_dir(cfg.out, cfg.year)
+    paths = write_points(result, target, countries=countries)
+    console.print(stage_table(ingest_summary(result, time.perf_counter() - start)))
+    console.print(f"format: {result.format}")
+    for path in paths:
+        console.print(f"[green]output:[/] {path}")

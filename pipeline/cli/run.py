@@ -1,0 +1,55 @@
+"""``etl run``: the whole chain for one or more countries, resumable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline.cli.console import console, err_console
+from pipeline.cli.options import (
+    config_from_flags,
+    config_option,
+    source_options,
+    survey_options,
+    work_options,
+)
+from pipeline.cli.render import RichProgress, print_run
+from pipeline.run import run as run_pipeline
+
+EXIT_INTERRUPTED = 130
+
+
+@click.command()
+@config_option
+@survey_options
+@source_options
+@work_options
+def run(config_path: Path | None, **flags: Any) -> None:
+    """Ingest → select → export → pack: write OUT/<year>/<CC>.h5.
+
+    Re-running continues from the ledger after any interruption; re-running after success
+    does nothing. Exit code 1 when any point failed (see `etl status`), 130 on Ctrl-C.
+    """
+    cfg = config_from_flags(config_path, **flags)
+    summary = run_pipeline(cfg, RichProgress())
+    if summary.nothing_to_do:
+        for path in summary.outputs:
+            console.print(f"[green]up to date:[/] {path}")
+        console.print("Nothing to do (use --force to redo, --retry-failed to retry failures).")
+        return
+    print_run(summary)
+    if summary.interrupted:
+        err_console.print(
+            "[yellow]Interrupted.[/] Work done so far is saved in the ledger; run the same "
+            "command again to resume."
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    if summary.failed:
+        err_console.print(
+            f"[red]{summary.failed} unit(s) failed.[/] See `etl status --out {cfg.out}`; "
+            "permanent failures are retried with --retry-failed."
+        )
+        sys.exit(1)

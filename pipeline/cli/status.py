@@ -1,0 +1,48 @@
+"""``etl status``: what the ledger of an output folder says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from lucas.errors import LedgerError
+from pipeline.cli.console import console
+from pipeline.ledger import FAILED, LEDGER_NAME, Ledger
+
+STAGE_ORDER = ("ingest", "select", "export", "pack")
+
+
+@click.command()
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The output folder of a run.")
+@click.option("--limit", default=50, show_default=True, help="Failures listed at most.")
+def status(out: Path, limit: int) -> None:
+    """Counts of units per stage and state, and the failures with their last error."""
+    path = out / LEDGER_NAME
+    if not path.exists():
+        raise LedgerError(f"no ledger in {out} ({LEDGER_NAME} missing): nothing has run there")
+    with Ledger(path) as ledger:
+        counts = ledger.counts()
+        table = Table(title=f"ledger {path}", title_justify="left")
+        states = sorted({s for c in counts.values() for s in c})
+        table.add_column("stage")
+        for s in states:
+            table.add_column(s, justify="right")
+        for stage in sorted(counts, key=lambda s: (*STAGE_ORDER, s).index(s)):
+            table.add_row(stage, *(f"{counts[stage].get(s, 0):,}" for s in states))
+        console.print(table)
+        failures = [u for stage in STAGE_ORDER for u in ledger.units(stage, state=FAILED)]
+        if not failures:
+            console.print("No failures.")
+            return
+        ftable = Table(title=f"failures ({len(failures)})", title_justify="left")
+        for col in ("stage", "unit", "attempts", "kind", "last error"):
+            ftable.add_column(col)
+        for u in failures[:limit]:
+            kind = "transient" if (u.payload or {}).get("transient") else "permanent"
+            ftable.add_row(u.stage, u.key, str(u.attempts), kind, u.last_error or "")
+        console.print(ftable)
+        if len(failures) > limit:
+            console.print(f"… and {len(failures) - limit} more (--limit).")

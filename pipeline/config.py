@@ -1,0 +1,183 @@
+"""The one frozen config object, built at the edge from a TOML file and flags (flags win).
+
+Stages receive a :class:`RunConfig` and never read the environment. Every validation error
+names the key and where it came from (the TOML file or the flag).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from exports.source import ALL_BANDS
+from lucas.errors import ConfigError
+
+SOURCES = ("stac", "gee")
+FIRST_S2_YEAR = 2015  # Sentinel-2A's first images (June 2015); L2A archives start then or later
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs; the fields that change the output make up ``output_hash``."""
+
+    out: Path
+    countries: tuple[str, ...] = ()
+    year: int = 2018
+    lucas: Path | None = None
+    lucas_format: str | None = None
+    source: str = "stac"
+    catalog: Path | None = None
+    bands: tuple[str, ...] = ALL_BANDS
+    max_cloud_cover: float = 40.0
+    max_scene_nodata: float = 5.0
+    max_patch_nodata: float = 5.0
+    buffer_m: float = 650.0
+    workers: int = 2
+    batch_size: int = 32
+    force: bool = False
+    retry_failed: bool = False
+    fail_fast: bool = False
+    project: str | None = None
+    gee_key_file: Path | None = None
+
+    def thresholds(self) -> dict[str, float]:
+        return {
+            "max_cloud_cover": self.max_cloud_cover,
+            "max_scene_nodata": self.max_scene_nodata,
+            "max_patch_nodata": self.max_patch_nodata,
+            "buffer_m": self.buffer_m,
+        }
+
+    def output_hash(self) -> str:
+        """A digest of what decides the output's content (not paths, workers or flags)."""
+        relevant = {
+            "year": self.year,
+            "source": self.source,
+            "catalog": str(self.catalog.resolve()) if self.catalog else None,
+            "lucas": str(self.lucas.resolve()) if self.lucas else None,
+            "bands": list(self.bands),
+            **self.thresholds(),
+        }
+        blob = json.dumps(relevant, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+_PATH_KEYS = {"out", "lucas", "catalog", "gee_key_file"}
+_FLOAT_KEYS = {"max_cloud_cover", "max_scene_nodata", "max_patch_nodata", "buffer_m"}
+_INT_KEYS = {"year", "workers", "batch_size"}
+_BOOL_KEYS = {"force", "retry_failed", "fail_fast"}
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a config file; keys may sit at the top level or under ``[run]``."""
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file {path} not found (--config)") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
+    table = raw.get("run", raw)
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [run] must be a table")
+    base = path.parent
+    out = {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
+    for key in _PATH_KEYS & out.keys():
+        if isinstance(out[key], str):
+            out[key] = str((base / out[key]).expanduser()) if not Path(out[key]).is_absolute() \
+                else out[key]
+    return out
+
+
+def build_config(
+    file_values: Mapping[str, Any], flag_values: Mapping[str, Any], config_path: Path | None
+) -> RunConfig:
+    """Merge file and flag values (flags win; ``None`` flags are unset) and validate."""
+    where_file = f"config file {config_path}" if config_path else "config"
+    known = {f.name for f in fields(RunConfig)}
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for key, value in file_values.items():
+        if key not in known:
+            raise ConfigError(
+                f"{where_file}: unknown key '{key}'; valid keys: {', '.join(sorted(known))}"
+            )
+        merged[key], origin[key] = value, f"{where_file}, key '{key}'"
+    for key, value in flag_values.items():
+        if value is not None and value != ():
+            merged[key], origin[key] = value, f"flag --{key.replace('_', '-')}"
+    values = {k: _coerce(k, v, origin[k]) for k, v in merged.items()}
+    if "out" not in values:
+        raise ConfigError("no output folder: give --out DIR (or 'out' in the config file)")
+    cfg = RunConfig(**values)
+    _validate(cfg, origin)
+    return cfg
+
+
+def _coerce(key: str, value: Any, where: str) -> Any:
+    try:
+        if key in _PATH_KEYS:
+            return Path(str(value)).expanduser()
+        if key in _FLOAT_KEYS:
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if key in _INT_KEYS:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if key in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if key in ("countries", "bands"):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            names = tuple(str(i).strip().upper() for i in items if str(i).strip())
+            return tuple(_band_alias(n) for n in names) if key == "bands" else names
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: invalid value {value!r} for '{key}'") from e
+    return value
+
+
+def _band_alias(name: str) -> str:
+    """Accept Sentinel-2 file names (B02, B08) for the HDF5 field names (B2, B8)."""
+    match = re.fullmatch(r"B0(\d)", name)
+    return f"B{match.group(1)}" if match else name
+
+
+def _validate(cfg: RunConfig, origin: Mapping[str, str]) -> None:
+    def fail(key: str, msg: str) -> None:
+        raise ConfigError(f"{origin.get(key, key)}: {msg}")
+
+    if cfg.source not in SOURCES:
+        fail("source", f"unknown source '{cfg.source}'; choose one of {', '.join(SOURCES)}")
+    for key in ("max_cloud_cover", "max_scene_nodata", "max_patch_nodata"):
+        if not 0.0 <= getattr(cfg, key) <= 100.0:
+            fail(key, "a percentage between 0 and 100 is expected")
+    if cfg.buffer_m < 0:
+        fail("buffer_m", "the buffer must be >= 0 metres")
+    if not 1 <= cfg.workers <= 64:
+        fail("workers", "between 1 and 64 workers")
+    if cfg.batch_size < 1:
+        fail("batch_size", "at least 1 point per batch")
+    bad = [b for b in cfg.bands if b not in ALL_BANDS]
+    if bad:
+        fail("bands", f"unknown band(s) {', '.join(bad)}; valid: {', '.join(ALL_BANDS)}")
+    if not cfg.bands:
+        fail("bands", "at least one band is needed")
+    if cfg.year < FIRST_S2_YEAR:
+        fail(
+            "year",
+            f"{cfg.year} is before Sentinel-2 imagery exists ({FIRST_S2_YEAR} onwards); "
+            "LUCAS surveys with Sentinel-2 imagery: 2018, 2022 and later",
+        )
+
+
+def config_as_dict(cfg: RunConfig) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}

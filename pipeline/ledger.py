@@ -1,0 +1,245 @@
+"""The work ledger: one SQLite file per output folder recording every unit of work.
+
+A unit is (stage, key), e.g. ("export", "2018/AT/47201234"). It is marked ``done`` only after
+its output is safely on disk, so a run killed at any moment resumes from the ledger alone.
+Only the coordinating process writes the ledger; workers return results to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lucas.errors import LedgerError
+
+LEDGER_NAME = "ledger.sqlite"
+
+PENDING = "pending"
+DONE = "done"
+SKIPPED = "skipped"  # finished without output (e.g. no usable scene); not an error
+FAILED = "failed"
+TERMINAL_STATES = frozenset({DONE, SKIPPED, FAILED})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS units (
+    stage      TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    payload    TEXT,
+    updated    REAL NOT NULL,
+    PRIMARY KEY (stage, key)
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    key     TEXT PRIMARY KEY,
+    task_id TEXT NOT NULL,
+    updated REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One row of the ledger."""
+
+    stage: str
+    key: str
+    state: str
+    attempts: int
+    last_error: str | None
+    payload: Any
+
+
+@dataclass(frozen=True)
+class UnitUpdate:
+    """A state change to record; applied in batches inside one transaction."""
+
+    key: str
+    state: str
+    error: str | None = None
+    payload: Any = None
+
+
+class Ledger:
+    """SQLite-backed record of what is done, skipped and failed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise LedgerError(
+                f"cannot open the ledger {path}: {e}. If the file is damaged, move it away "
+                "and run again with --force (every unit will be redone)."
+            ) from e
+
+    @classmethod
+    def in_folder(cls, out_dir: Path) -> Ledger:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return cls(out_dir / LEDGER_NAME)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def record(self, stage: str, updates: Sequence[UnitUpdate]) -> None:
+        """Record state changes atomically (all of them or none)."""
+        now = time.time()
+        rows = [
+            (
+                stage,
+                u.key,
+                u.state,
+                u.error,
+                None if u.payload is None else json.dumps(u.payload, sort_keys=True),
+                now,
+            )
+            for u in updates
+        ]
+        with self._transaction() as db:
+            db.executemany(
+                """
+                INSERT INTO units (stage, key, state, attempts, last_error, payload, updated)
+                VALUES (?, ?, ?, 1, ?, ?, ?)
+                ON CONFLICT (stage, key) DO UPDATE SET
+                    state = excluded.state,
+                    attempts = units.attempts + 1,
+                    last_error = excluded.last_error,
+                    payload = COALESCE(excluded.payload, units.payload),
+                    updated = excluded.updated
+                """,
+                rows,
+            )
+
+    def mark(self, stage: str, key: str, state: str, error: str | None = None,
+             payload: Any = None) -> None:
+        self.record(stage, [UnitUpdate(key, state, error, payload)])
+
+    def states(self, stage: str, prefix: str = "") -> dict[str, str]:
+        """Key → state of every unit of a stage whose key starts with ``prefix``."""
+        cur = self._db.execute(
+            "SELECT key, state FROM units WHERE stage = ? AND key >= ? AND key < ?",
+            (stage, prefix, prefix + "\uffff"),
+        )
+        return dict(cur.fetchall())
+
+    def units(self, stage: str, prefix: str = "", state: str | None = None) -> list[Unit]:
+        sql = "SELECT stage, key, state, attempts, last_error, payload FROM units " \
+              "WHERE stage = ? AND key >= ? AND key < ?"
+        args: list[Any] = [stage, prefix, prefix + "\uffff"]
+        if state is not None:
+            sql += " AND state = ?"
+            args.append(state)
+        sql += " ORDER BY key"
+        return [
+            Unit(s, k, st, a, e, None if p is None else json.loads(p))
+            for s, k, st, a, e, p in self._db.execute(sql, args).fetchall()
+        ]
+
+    def get(self, stage: str, key: str) -> Unit | None:
+        row = self._db.execute(
+            "SELECT stage, key, state, attempts, last_error, payload FROM units "
+            "WHERE stage = ? AND key = ?",
+            (stage, key),
+        ).fetchone()
+        if row is None:
+            return None
+        s, k, st, a, e, p = row
+        return Unit(s, k, st, a, e, None if p is None else json.loads(p))
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Stage → state → number of units."""
+        out: dict[str, dict[str, int]] = {}
+        for stage, state, n in self._db.execute(
+            "SELECT stage, state, COUNT(*) FROM units GROUP BY stage, state ORDER BY stage"
+        ):
+            out.setdefault(stage, {})[state] = n
+        return out
+
+    def forget(self, stage: str, prefix: str = "") -> None:
+        """Drop every unit of a stage under ``prefix`` (``--force``)."""
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM units WHERE stage = ? AND key >= ? AND key < ?",
+                (stage, prefix, prefix + "\uffff"),
+            )
+
+    def forget_keys(self, stage: str, keys: Sequence[str]) -> None:
+        with self._transaction() as db:
+            db.executemany("DELETE FROM units WHERE stage = ? AND key = ?",
+                           [(stage, k) for k in keys])
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # Batch-export task ids (Earth Engine), so a restarted run re-attaches instead of resubmitting.
+    def get_task(self, key: str) -> str | None:
+        row = self._db.execute("SELECT task_id FROM tasks WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_task(self, key: str, task_id: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO tasks (key, task_id, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id, "
+                "updated = excluded.updated",
+                (key, task_id, time.time()),
+            )
+
+    def drop_task(self, key: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM tasks WHERE key = ?", (key,))
+
+
+def unit_keys(prefix: str, ids: Iterable[int]) -> list[str]:
+    """Ledger keys of points: ``<year>/<CC>/<point_id>``."""
+    return [f"{prefix}{pid}" for pid in ids]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,115 @@
+"""The pack stage: staged points → ``<out>/<year>/<CC>.h5``, atomically.
+
+The country file is assembled in a temp file beside the target and renamed over it only when
+complete and flushed, so a crash or a full disk leaves the previous file untouched.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from lucas.errors import OutputError
+from pipeline.h5format import FORMAT_VERSION, dataset_name
+
+log = logging.getLogger(__name__)
+
+
+def country_file(out_dir: Path, year: int, country: str) -> Path:
+    return out_dir / str(year) / f"{country}.h5"
+
+
+def pack_country(
+    staged: Sequence[tuple[int, Path]],
+    target: Path,
+    file_attributes: Mapping[str, Any],
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Copy every staged point dataset, in point-id order, into ``target`` (temp + rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    needed = sum(p.stat().st_size for _, p in staged)
+    try:
+        with h5py.File(tmp, "w", libver=("earliest", "latest")) as out:
+            for point_id, path in sorted(staged):
+                name = dataset_name(point_id)
+                with h5py.File(path, "r") as src:
+                    out.copy(src[name], name)
+                if progress is not None:
+                    progress(1)
+            for key, value in file_attributes.items():
+                out.attrs[key] = value
+            out.attrs["point_count"] = len(staged)
+            out.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+        _fsync_file(tmp)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(e, target, needed) from e
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    log.info("packed %d points into %s", len(staged), target)
+    return target
+
+
+def file_attributes_for(
+    *,
+    year: int,
+    country: str,
+    source: str,
+    bands: Sequence[str],
+    thresholds: Mapping[str, float],
+    config_hash: str,
+    producer_version: str,
+) -> dict[str, Any]:
+    """The file-level attributes DESIGN.md lists (point count and creation time added at pack)."""
+    attrs: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "producer": "sen4map-etl",
+        "producer_version": producer_version,
+        "year": int(year),
+        "country": country,
+        "source": source,
+        "bands": np.array(list(bands), dtype=h5py.string_dtype()),
+        "config_hash": config_hash,
+    }
+    for key, value in thresholds.items():
+        attrs[key] = float(value)
+    return attrs
+
+
+def _write_error(e: OSError, target: Path, needed: int) -> OutputError:
+    mb = needed / 1e6
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(
+            f"disk full while writing {target}: free at least {mb:.0f} MB in "
+            f"{target.parent} and run the same command again (the previous file, if any, "
+            "is untouched)"
+        )
+    return OutputError(f"cannot write {target}: {e}; the previous file, if any, is untouched")
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,91 @@
+"""``etl run``: ingest → select → export → pack, resumable from the ledger at any point."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from exports.source import PointRequest
+from lucas.errors import ConfigError
+from pipeline.config import RunConfig
+from pipeline.interrupt import graceful_interrupts, stop_requested
+from pipeline.ledger import Ledger
+from pipeline.lock import OutputLock
+from pipeline.points import country_prefix, point_key, point_requests
+from pipeline.report import NoProgress, Progress, RunSummary
+from pipeline.sources import make_source
+from pipeline.stage_export import _needs_work
+from pipeline.stage_ingest import run_ingest
+from pipeline.stage_pack import pack_is_current, run_pack
+from pipeline.stage_select import run_select
+
+log = logging.getLogger(__name__)
+
+STAGES = ("ingest", "select", "export", "pack")
+
+
+def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
+    """Run every stage that still has work; a finished output folder is left untouched."""
+    progress = progress or NoProgress()
+    if not cfg.countries:
+        raise ConfigError("no country: give --country CC (e.g. AT, or AT,DE, or ALL)")
+    summary = RunSummary()
+    with OutputLock(cfg.out), Ledger.in_folder(cfg.out) as ledger, graceful_interrupts():
+        _check_settings(cfg, ledger)
+        points, ingest_summary = run_ingest(cfg, ledger)
+        summary.stages.append(ingest_summary)
+        cfg = replace(cfg, countries=tuple(points))
+        requests = {cc: point_requests(df) for cc, df in points.items()}
+        if not cfg.force and _all_current(cfg, ledger, requests):
+            summary.nothing_to_do = True
+            summary.outputs = [str(cfg.out / str(cfg.year) / f"{cc}.h5") for cc in cfg.countries]
+            return summary
+        source = make_source(cfg)
+        summary.stages.append(run_select(cfg, ledger, source, requests, progress))
+        if stop_requested():
+            summary.interrupted = True
+            return summary
+        from pipeline.stage_export import run_export
+
+        summary.stages.append(run_export(cfg, ledger, source, points, progress))
+        if stop_requested():
+            summary.interrupted = True
+            return summary
+        pack_summary, outputs = run_pack(cfg, ledger, source.name, progress)
+        summary.stages.append(pack_summary)
+        summary.outputs = [str(p) for p in outputs]
+    return summary
+
+
+def _check_settings(cfg: RunConfig, ledger: Ledger) -> None:
+    """Refuse to mix outputs of different settings in one folder (unless --force)."""
+    key = f"settings/{cfg.year}"
+    stored = ledger.get_meta(key)
+    current = cfg.output_hash()
+    if stored is not None and stored != current and not cfg.force:
+        raise ConfigError(
+            f"{cfg.out} holds {cfg.year} work made with other settings (source, catalog, "
+            "LUCAS table, bands or thresholds changed); use --force to redo it with the "
+            "new settings, or choose another --out"
+        )
+    if cfg.force:
+        for stage in STAGES:
+            ledger.forget(stage, f"{cfg.year}/")
+    ledger.set_meta(key, current)
+
+
+def _all_current(cfg: RunConfig, ledger: Ledger, requests: dict[str, list[PointRequest]]) -> bool:
+    for cc, reqs in requests.items():
+        prefix = country_prefix(cfg.year, cc)
+        selected = ledger.states("select", prefix)
+        exported = {u.key: u for u in ledger.units("export", prefix)}
+        for req in reqs:
+            key = point_key(cfg.year, cc, req.point_id)
+            if key not in selected:
+                return False
+            unit = exported.get(key)
+            if unit is None or _needs_work(cfg, unit.state, unit.payload):
+                return False
+        if not pack_is_current(cfg, ledger, cc):
+            return False
+    return True

@@ -1,0 +1,79 @@
+"""Stage 2, select: the candidate scenes of every point, cached in the ledger.
+
+The ledger stores each point's scene list, so a resumed run never asks the source again and
+the export stage reads exactly what was selected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from exports.source import ImagerySource, PointRequest, SceneFilter, scene_to_dict
+from pipeline.config import RunConfig
+from pipeline.ledger import DONE, Ledger, UnitUpdate
+from pipeline.points import chunked, country_prefix, point_key
+from pipeline.report import NoProgress, Progress, StageSummary
+
+STAGE = "select"
+SELECT_CHUNK = 500  # points per find_scenes call: bounded memory, frequent ledger commits
+
+
+def run_select(
+    cfg: RunConfig,
+    ledger: Ledger,
+    source: ImagerySource,
+    requests_by_country: dict[str, list[PointRequest]],
+    progress: Progress | None = None,
+) -> StageSummary:
+    progress = progress or NoProgress()
+    summary = StageSummary(STAGE)
+    start = time.perf_counter()
+    scene_filter = SceneFilter(cfg.max_cloud_cover, cfg.max_scene_nodata, cfg.buffer_m)
+    todo: list[tuple[str, PointRequest]] = []
+    for cc, requests in requests_by_country.items():
+        states = ledger.states(STAGE, country_prefix(cfg.year, cc))
+        for req in requests:
+            if cfg.force or states.get(point_key(cfg.year, cc, req.point_id)) != DONE:
+                todo.append((cc, req))
+            else:
+                summary.counts["already done"] += 1
+    advance = progress.start(STAGE, len(todo))
+    dropped_scenes: dict[str, set[str]] = {}
+    try:
+        for chunk in chunked(todo, SELECT_CHUNK):
+            _select_chunk(cfg, ledger, source, chunk, scene_filter, summary, dropped_scenes)
+            advance(len(chunk))
+    finally:
+        progress.stop(STAGE)
+    for reason, scene_ids in dropped_scenes.items():
+        summary.reasons[f"scene dropped: {reason}"] = len(scene_ids)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _select_chunk(
+    cfg: RunConfig,
+    ledger: Ledger,
+    source: ImagerySource,
+    chunk: Sequence[tuple[str, PointRequest]],
+    scene_filter: SceneFilter,
+    summary: StageSummary,
+    dropped_scenes: dict[str, set[str]],
+) -> None:
+    selection = source.find_scenes([req for _, req in chunk], cfg.year, scene_filter)
+    for drop in selection.dropped:
+        dropped_scenes.setdefault(drop.category(), set()).add(drop.scene_id)
+    updates = []
+    for cc, req in chunk:
+        scenes = selection.scenes.get(req.point_id, [])
+        summary.counts["points with scenes" if scenes else "points without scene"] += 1
+        summary.counts["candidate scenes"] += len(scenes)
+        updates.append(
+            UnitUpdate(
+                point_key(cfg.year, cc, req.point_id),
+                DONE,
+                payload={"scenes": [scene_to_dict(s) for s in scenes]},
+            )
+        )
+    ledger.record(STAGE, updates)

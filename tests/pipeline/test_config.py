@@ -1,0 +1,64 @@
+"""Config: TOML + flags, flags win, errors name the key and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lucas.errors import ConfigError
+from pipeline.config import build_config, load_toml
+
+
+def test_flags_override_file_and_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "etl.toml"
+    cfg_file.write_text(
+        '[run]\nout = "outdir"\ncatalog = "cat/catalog.json"\nmax_cloud_cover = 30\n'
+        'bands = ["B02", "B8A", "scl"]\nyear = 2018\n'
+    )
+    cfg = build_config(load_toml(cfg_file), {"max_cloud_cover": 20.0, "year": None}, cfg_file)
+    assert cfg.max_cloud_cover == 20.0
+    assert cfg.year == 2018
+    assert cfg.out == tmp_path / "outdir"
+    assert cfg.catalog == tmp_path / "cat" / "catalog.json"
+    assert cfg.bands == ("B2", "B8A", "SCL")
+
+
+def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "etl.toml"
+    cfg_file.write_text('out = "o"\nmax_clouds = 3\n')
+    with pytest.raises(ConfigError, match=r"etl\.toml.*unknown key 'max_clouds'"):
+        build_config(load_toml(cfg_file), {}, cfg_file)
+
+
+def test_bad_value_names_key_and_file(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "etl.toml"
+    cfg_file.write_text('out = "o"\nworkers = "many"\n')
+    with pytest.raises(ConfigError, match=r"etl\.toml, key 'workers'.*'many'"):
+        build_config(load_toml(cfg_file), {}, cfg_file)
+
+
+def test_flag_errors_name_the_flag(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--max-cloud-cover.*percentage"):
+        build_config({}, {"out": tmp_path, "max_cloud_cover": 140.0}, None)
+    with pytest.raises(ConfigError, match="--bands.*B13"):
+        build_config({}, {"out": tmp_path, "bands": "B2,B13"}, None)
+
+
+def test_year_before_sentinel2_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="2009 is before Sentinel-2"):
+        build_config({}, {"out": tmp_path, "year": 2009}, None)
+
+
+def test_invalid_toml_is_reported(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "bad.toml"
+    cfg_file.write_text("out = \n")
+    with pytest.raises(ConfigError, match=r"bad\.toml is not valid TOML"):
+        load_toml(cfg_file)
+
+
+def test_output_hash_ignores_workers_but_not_thresholds(tmp_path: Path) -> None:
+    a = build_config({}, {"out": tmp_path, "workers": 1}, None)
+    b = build_config({}, {"out": tmp_path, "workers": 4}, None)
+    c = build_config({}, {"out": tmp_path, "max_patch_nodata": 10.0}, None)
+    assert a.output_hash() == b.output_hash() != c.output_hash()
