@@ -16,7 +16,8 @@ from pipeline.lock import OutputLock
 
 def test_states_survive_reopen_and_attempts_count(tmp_path: Path) -> None:
     with Ledger.in_folder(tmp_path) as ledger:
-        ledger.record("export", [UnitUpdate("2018/AT/47001234", FAILED, "read error", {"transient": True})])
+        failed = UnitUpdate("2018/AT/47001234", FAILED, "read error", {"transient": True})
+        ledger.record("export", [failed])
         ledger.record("export", [UnitUpdate("2018/AT/47001234", DONE, payload={"steps": 3})])
         ledger.mark("export", "2018/DE/45001234", DONE)
     with Ledger.in_folder(tmp_path) as ledger:
