@@ -72,6 +72,7 @@ _PATH_KEYS = {"out", "lucas", "catalog", "gee_key_file"}
 _FLOAT_KEYS = {"max_cloud_cover", "max_scene_nodata", "max_patch_nodata", "buffer_m"}
 _INT_KEYS = {"year", "workers", "batch_size"}
 _BOOL_KEYS = {"force", "retry_failed", "fail_fast"}
+_ALIASES = {"country": "countries"}  # the flag's name works in the file too
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -88,6 +89,9 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: [run] must be a table")
     base = path.parent
     out = {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
+    for alias, key in _ALIASES.items():
+        if alias in out:
+            out[key] = out.pop(alias)
     for key in _PATH_KEYS & out.keys():
         if isinstance(out[key], str):
             out[key] = str((base / out[key]).expanduser()) if not Path(out[key]).is_absolute() \

@@ -19,7 +19,7 @@ class EtlGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EtlError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 raise
             sys.exit(2)

@@ -8,12 +8,9 @@ from typing import Any
 
 import click
 
-from lucas.ingest import ingest_table
-from lucas.output import write_points
 from pipeline.cli.console import console
 from pipeline.cli.options import config_from_flags, config_option, survey_options
 from pipeline.cli.render import stage_table
-from pipeline.stage_ingest import ALL, ingest_summary, points_dir
 
 
 @click.command()
@@ -22,6 +19,10 @@ from pipeline.stage_ingest import ALL, ingest_summary, points_dir
 def ingest(config_path: Path | None, **flags: Any) -> None:
     """Read, validate and normalise a LUCAS table; write OUT/<year>/points/<CC>.parquet,
     rejects.csv (row, point id, reason) and a summary."""
+    from lucas.ingest import ingest_table
+    from lucas.output import write_points
+    from pipeline.stage_ingest import ALL, ingest_summary, points_dir
+
     cfg = config_from_flags(config_path, **flags)
     if cfg.lucas is None:
         raise click.UsageError("--lucas PATH is required")

@@ -17,7 +17,6 @@ from pipeline.cli.options import (
     work_options,
 )
 from pipeline.cli.render import RichProgress, print_run
-from pipeline.run import run as run_pipeline
 
 EXIT_INTERRUPTED = 130
 
@@ -34,6 +33,8 @@ def run(config_path: Path | None, **flags: Any) -> None:
     does nothing. Exit code 1 when any point failed (see `etl status`), 130 on Ctrl-C.
     """
     cfg = config_from_flags(config_path, **flags)
+    from pipeline.run import run as run_pipeline
+
     summary = run_pipeline(cfg, RichProgress())
     if summary.nothing_to_do:
         for path in summary.outputs:

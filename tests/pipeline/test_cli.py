@@ -1,0 +1,43 @@
+"""The CLI surface: help, version, verbosity, errors as one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from pipeline.cli import main
+
+
+def test_help_lists_the_subcommands() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("ingest", "run", "status", "demo"):
+        assert command in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("sen4map-etl, version ")
+
+
+def test_run_help_shows_defaults_from_the_config() -> None:
+    result = CliRunner().invoke(main, ["run", "--help"])
+    assert result.exit_code == 0
+    assert "--max-cloud-cover" in result.output and "default: 40" in result.output
+    assert "--retry-failed" in result.output
+
+
+def test_status_without_ledger_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["status", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no ledger" in result.output and "nothing has run there" in result.output
+
+
+def test_config_error_names_the_file_and_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "etl.toml"
+    cfg.write_text('[run]\nout = "o"\ncolour = "blue"\n')
+    result = CliRunner().invoke(main, ["run", "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "etl.toml" in result.output and "unknown key 'colour'" in result.output
