@@ -61,9 +61,13 @@ def run_ingest(cfg: RunConfig, ledger: Ledger) -> tuple[dict[str, gpd.GeoDataFra
     start = time.perf_counter()
     result = ingest_table(cfg.lucas, None if everything else list(cfg.countries), cfg.year,
                           cfg.lucas_format)
-    countries = tuple(sorted(set(result.points["nuts0"]))) if everything else cfg.countries
-    write_points(result, target, countries=list(countries))
+    found = tuple(sorted(set(result.points["nuts0"].dropna())))
+    countries = found if everything else tuple(cc for cc in cfg.countries if cc in found)
+    write_points(result, target)
     summary = ingest_summary(result, time.perf_counter() - start)
+    for cc in cfg.countries:
+        if cc not in found and not everything:
+            summary.notes.append(f"no point of {cc} kept: no file will be written for it")
     ledger.mark(STAGE, key, DONE, payload={"countries": list(countries),
                                            "points": len(result.points)})
     return _read_all(target, countries), summary

@@ -32,9 +32,7 @@ def ingest(config_path: Path | None, **flags: Any) -> None:
     everything = cfg.countries == (ALL,)
     result = ingest_table(cfg.lucas, None if everything else list(cfg.countries), cfg.year,
                           cfg.lucas_format)
-    countries = sorted(set(result.points["nuts0"])) if everything else list(cfg.countries)
-    target = points_dir(cfg.out, cfg.year)
-    paths = write_points(result, target, countries=countries)
+    paths = write_points(result, points_dir(cfg.out, cfg.year))
     console.print(stage_table(ingest_summary(result, time.perf_counter() - start)))
     console.print(f"format: {result.format}")
     for path in paths:

@@ -1,0 +1,1 @@
+"""Package data of lucas: column lists, code lists and legends (read with importlib.resources)."""
