@@ -121,7 +121,7 @@ def normalise_countries(
         year_txt = f" for {year}" if year is not None else ""
         raise ConfigError(
             f"unknown country code(s) {', '.join(unknown)}{hint}; valid LUCAS NUTS0 codes"
-            f"{year_txt}: {', '.join(valid)} or ALL (flag --countries)"
+            f"{year_txt}: {', '.join(valid)} or ALL (flag --country)"
         )
     return tuple(dict.fromkeys(cleaned))
 

@@ -15,7 +15,7 @@ def make_source(cfg: RunConfig) -> ImagerySource:
             )
         from exports.stac_source import StacSource
 
-        return StacSource.from_catalog(cfg.catalog)
+        return StacSource.from_catalog(cfg.catalog, bands=cfg.bands)
     if cfg.source == "gee":
         from exports.gee_source import GeeSource  # type: ignore[import-not-found]
 

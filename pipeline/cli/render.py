@@ -48,8 +48,9 @@ class RichProgress:
 
 
 def stage_table(summary: StageSummary) -> Table:
-    table = Table(title=f"{summary.stage}  ({summary.seconds:.1f} s)", title_justify="left",
-                  show_header=False, box=None, pad_edge=False)
+    table = Table(title=f"[bold]{summary.stage}[/]  ({summary.seconds:.1f} s)",
+                  title_justify="left", show_header=False, box=None, pad_edge=False,
+                  min_width=48)
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name, n in summary.counts.items():

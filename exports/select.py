@@ -1,0 +1,145 @@
+"""The select stage for STAC items: which scenes may serve which point.
+
+A scene serves a point when its footprint (the item geometry, WGS84) contains the point's
+buffer (``buffer_m`` metres around the theoretical point, a circle built in the point's UTM
+zone), its scene cloud cover and no-data share are below the thresholds (strict ``<``), it
+is of the requested year and it has an asset for every requested band. Points and footprints
+are matched with one STRtree query, so many points × many items stay cheap.
+
+Scene-level drops are reported once per item, and only for items whose footprint contains at
+least one point's buffer: an item that serves no point is not news.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pystac
+import shapely
+from pyproj import Transformer
+from shapely.geometry import shape
+
+from exports.grid import point_utm
+from exports.scene_meta import MetaNotes, SceneMetadataError, scene_from_item
+from exports.source import (
+    EARTH_SEARCH_KEYS,
+    DroppedScene,
+    PointRequest,
+    Scene,
+    SceneFilter,
+    SceneSelection,
+)
+
+log = logging.getLogger(__name__)
+
+Drop = tuple[str, str]  # (DroppedScene.kind, reason)
+
+
+@dataclass(frozen=True)
+class CatalogScene:
+    """An item as the select stage sees it: its Scene and footprint, or why it has none."""
+
+    item_id: str
+    scene: Scene | None
+    footprint: shapely.Geometry | None  # WGS84
+    error: str | None = None  # why scene or footprint is missing ("bad metadata: ...")
+
+
+def describe_items(items: Iterable[pystac.Item]) -> list[CatalogScene]:
+    """Parse items once (sources cache the result); metadata fallbacks are logged here."""
+    notes: MetaNotes = Counter()
+    out = [_describe(item, notes) for item in items]
+    for what, n in sorted(notes.items()):
+        log.warning("%d of %d item(s): %s", n, len(out), what)
+    return out
+
+
+def select_scenes(
+    points: Sequence[PointRequest],
+    described: Sequence[CatalogScene],
+    year: int,
+    scene_filter: SceneFilter,
+    bands: Sequence[str],
+) -> SceneSelection:
+    """Candidate scenes per point (every point id present, possibly with an empty list)."""
+    reasons: list[Drop | None] = [
+        ("bad_metadata", d.error or "bad metadata")
+        if d.scene is None
+        else _filter_reason(d.scene, year, scene_filter, bands)
+        for d in described
+    ]
+    selection = SceneSelection(scenes={p.point_id: [] for p in points}, scenes_seen=len(described))
+    footprints = np.array([d.footprint for d in described], dtype=object)
+    buffers = point_buffers(points, scene_filter.buffer_m)
+    item_idx, point_idx = shapely.STRtree(buffers).query(footprints, predicate="contains")
+    relevant: set[int] = set()
+    for i, j in zip(item_idx.tolist(), point_idx.tolist(), strict=True):
+        relevant.add(i)
+        scene = described[i].scene
+        if scene is not None and reasons[i] is None:
+            selection.scenes[points[j].point_id].append(scene)
+    for i, d in enumerate(described):
+        drop = reasons[i]
+        if drop is not None and (i in relevant or d.footprint is None):
+            selection.dropped.append(DroppedScene(d.item_id, drop[1], kind=drop[0]))
+    for found in selection.scenes.values():
+        found.sort(key=lambda s: (s.acquired, s.scene_id))
+    return selection
+
+
+def point_buffers(points: Sequence[PointRequest], buffer_m: float) -> np.ndarray:
+    """Each point's buffer as a WGS84 polygon (a point when ``buffer_m`` is 0)."""
+    out = np.empty(len(points), dtype=object)
+    by_zone: dict[int, list[int]] = {}
+    for k, p in enumerate(points):
+        by_zone.setdefault(p.grid.epsg, []).append(k)
+    for epsg, idx in by_zone.items():
+        xy = np.array([point_utm(points[k].lat, points[k].lon, epsg) for k in idx])
+        geoms = shapely.points(xy)
+        if buffer_m > 0:
+            geoms = shapely.buffer(geoms, buffer_m, quad_segs=16)  # type: ignore[assignment]
+        to_wgs84 = _to_wgs84(epsg)
+        out[idx] = shapely.transform(
+            geoms, lambda c, t=to_wgs84: np.column_stack(t.transform(c[:, 0], c[:, 1]))
+        )
+    return out
+
+
+def _describe(item: pystac.Item, notes: MetaNotes) -> CatalogScene:
+    try:
+        footprint = shape(item.geometry) if item.geometry else None
+    except (ValueError, TypeError, AttributeError, KeyError) as e:
+        return CatalogScene(item.id, None, None, f"bad metadata: item {item.id}: geometry ({e})")
+    if footprint is None or footprint.is_empty:
+        return CatalogScene(item.id, None, None, f"bad metadata: item {item.id}: no geometry")
+    try:
+        scene = scene_from_item(item, notes)
+    except SceneMetadataError as e:
+        return CatalogScene(item.id, None, footprint, f"bad metadata: {e}")
+    return CatalogScene(item.id, scene, footprint)
+
+
+def _filter_reason(scene: Scene, year: int, sf: SceneFilter, bands: Sequence[str]) -> Drop | None:
+    """The first scene filter the scene fails (strict ``<`` thresholds), or None."""
+    if scene.acquired.year != year:
+        return "wrong_year", f"wrong year {scene.acquired.year} (want {year})"
+    if not scene.cloud_cover < sf.max_cloud_cover:
+        return "cloud", f"cloud cover {scene.cloud_cover:g} % >= {sf.max_cloud_cover:g} %"
+    if not scene.nodata_percent < sf.max_nodata_percent:
+        return "scene_nodata", (
+            f"scene no-data {scene.nodata_percent:g} % >= {sf.max_nodata_percent:g} %"
+        )
+    for band in bands:
+        if band not in scene.assets:
+            return "missing_band", f"missing asset {EARTH_SEARCH_KEYS[band]} (band {band})"
+    return None
+
+
+@lru_cache(maxsize=64)
+def _to_wgs84(epsg: int) -> Transformer:
+    return Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True)

@@ -1,0 +1,195 @@
+"""The ``stac`` imagery source: STAC items (discovery) + windowed COG reads (reading).
+
+Discovery is pluggable (:class:`~exports.stac_catalog.ItemDiscovery`): a static catalog on
+disk today, a STAC API search later; selection and reading do not care where items came from.
+
+``fetch`` works scene-major: every scene of the batch is read once for all the points that
+need it (each asset opened once, GDAL's block cache shared by neighbouring points), then each
+point's stack is assembled as soon as its last scene has been read, so a spatially grouped
+batch does not hold every patch in memory until the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from exports.select import CatalogScene, describe_items, select_scenes
+from exports.source import (
+    ALL_BANDS,
+    EARTH_SEARCH_KEYS,
+    DroppedScene,
+    PointFailure,
+    PointRequest,
+    PointStack,
+    Scene,
+    SceneFilter,
+    SceneSelection,
+    band_dtype,
+)
+from exports.stac_catalog import BBox, ItemDiscovery, StaticCatalog
+from exports.stack import ScenePatch, assemble_stack
+from exports.window_read import gdal_env, read_scene
+
+log = logging.getLogger(__name__)
+
+
+class StacSource:
+    """Sentinel-2 L2A COGs described by STAC items (implements ``ImagerySource``)."""
+
+    name = "stac"
+
+    def __init__(
+        self,
+        discovery: ItemDiscovery,
+        bands: Sequence[str] | None = None,
+        gdal_options: Mapping[str, str | int] | None = None,
+    ) -> None:
+        """``bands``: the run's bands; items lacking one are dropped at select ("missing
+        asset"). ``None``: no check at select; fetch drops a scene lacking a requested band."""
+        self.discovery = discovery
+        self.bands: tuple[str, ...] = ()
+        if bands is not None:
+            band_dtype(bands)  # reject unknown band names early
+            self.bands = tuple(b for b in ALL_BANDS if b in bands)
+        self.gdal_options = dict(gdal_options or {})
+        self._described: dict[str, CatalogScene] = {}
+
+    @classmethod
+    def from_catalog(
+        cls,
+        path: str | Path,
+        bands: Sequence[str] | None = None,
+        gdal_options: Mapping[str, str | int] | None = None,
+    ) -> StacSource:
+        """A source over a static catalog: ``path`` is its catalog.json or the folder."""
+        return cls(StaticCatalog(path), bands=bands, gdal_options=gdal_options)
+
+    def find_scenes(
+        self, points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
+    ) -> SceneSelection:
+        """Candidate scenes per point (each with an asset for every band of ``self.bands``)."""
+        if not points:
+            return SceneSelection(scenes={})
+        items = self.discovery.items(_points_bbox(points), year)
+        new = [it for it in items if it.id not in self._described]
+        for described in describe_items(new):
+            self._described[described.item_id] = described
+        catalog = [self._described[it.id] for it in items]
+        selection = select_scenes(points, catalog, year, scene_filter, self.bands)
+        log.info(
+            "stac select: %d point(s), %d item(s) seen, %d dropped, %d point(s) without scene",
+            len(points),
+            selection.scenes_seen,
+            len(selection.dropped),
+            sum(1 for s in selection.scenes.values() if not s),
+        )
+        return selection
+
+    def fetch(
+        self,
+        batch: Sequence[tuple[PointRequest, Sequence[Scene]]],
+        bands: Sequence[str],
+        max_patch_nodata: float,
+    ) -> Iterator[PointStack | PointFailure]:
+        """Stacks of the batch's points (in completion order, not batch order)."""
+        band_dtype(bands)
+        wanted = tuple(b for b in ALL_BANDS if b in bands)
+        state = _BatchState(batch)
+        for pid in state.ready():
+            yield self._finish(state, pid, wanted, max_patch_nodata)
+        for scene, pids in state.scene_major():
+            self._read(state, scene, pids, wanted)
+            for pid in state.done_with(scene, pids):
+                yield self._finish(state, pid, wanted, max_patch_nodata)
+
+    def _read(
+        self, state: _BatchState, scene: Scene, pids: list[int], bands: tuple[str, ...]
+    ) -> None:
+        live = [pid for pid in pids if pid not in state.failures]
+        if not live:
+            return
+        missing = [b for b in bands if b not in scene.assets]
+        if missing:  # the select stage checks its own bands; fetch may be asked for others
+            reason = f"missing asset {EARTH_SEARCH_KEYS[missing[0]]} (band {missing[0]})"
+            for pid in live:
+                state.dropped[pid].append(DroppedScene(scene.scene_id, reason, kind="missing_band"))
+            return
+        grids = {pid: state.points[pid].grid for pid in live}
+        try:
+            with gdal_env(**self.gdal_options):
+                read = read_scene(scene, bands, grids)
+        except Exception as e:  # a bug or an unforeseen library error: fail these points only
+            log.exception("unexpected error reading scene %s", scene.scene_id)
+            for pid in live:
+                state.failures[pid] = (f"scene {scene.scene_id}: {type(e).__name__}: {e}", False)
+            return
+        for pid, band_patches in read.patches.items():
+            state.patches[pid].append(ScenePatch(scene, band_patches))
+        for pid, err in read.errors.items():
+            if err.transient:
+                state.failures[pid] = (str(err), True)
+            else:
+                state.dropped[pid].append(DroppedScene(scene.scene_id, str(err), kind="read_error"))
+        for message in sorted({str(e) for e in read.errors.values()}):
+            log.warning("%s; scene %s skipped for the points it hit", message, scene.scene_id)
+
+    def _finish(
+        self, state: _BatchState, pid: int, bands: tuple[str, ...], max_patch_nodata: float
+    ) -> PointStack | PointFailure:
+        patches = state.patches.pop(pid, [])
+        dropped = state.dropped.pop(pid, [])
+        if pid in state.failures:
+            message, transient = state.failures.pop(pid)
+            return PointFailure(pid, message, transient=transient)
+        try:
+            return assemble_stack(state.points[pid], patches, bands, max_patch_nodata, dropped)
+        except Exception as e:
+            log.exception("point %d: cannot assemble its stack", pid)
+            return PointFailure(pid, f"point {pid}: {type(e).__name__}: {e}")
+
+
+class _BatchState:
+    """Bookkeeping of one fetch: which scenes each point still waits for, what it has got."""
+
+    def __init__(self, batch: Sequence[tuple[PointRequest, Sequence[Scene]]]) -> None:
+        self.points: dict[int, PointRequest] = {}
+        self.scenes: dict[str, tuple[Scene, list[int]]] = {}
+        self.pending: dict[int, int] = {}
+        for point, scenes in batch:
+            pid = point.point_id
+            self.points[pid] = point
+            unique = {s.scene_id: s for s in scenes}
+            self.pending[pid] = len(unique)
+            for scene in unique.values():
+                self.scenes.setdefault(scene.scene_id, (scene, []))[1].append(pid)
+        self.patches: dict[int, list[ScenePatch]] = {pid: [] for pid in self.points}
+        self.dropped: dict[int, list[DroppedScene]] = {pid: [] for pid in self.points}
+        self.failures: dict[int, tuple[str, bool]] = {}  # pid -> (message, transient)
+
+    def ready(self) -> list[int]:
+        """Points that need no scene at all (empty stacks)."""
+        return [pid for pid, n in self.pending.items() if n == 0]
+
+    def scene_major(self) -> list[tuple[Scene, list[int]]]:
+        """Scenes in (tile, time) order, each with the points that need it."""
+        return sorted(
+            self.scenes.values(), key=lambda sp: (sp[0].tile, sp[0].acquired, sp[0].scene_id)
+        )
+
+    def done_with(self, scene: Scene, pids: list[int]) -> list[int]:
+        """Count ``scene`` as read for ``pids``; return the points now complete."""
+        complete = []
+        for pid in pids:
+            self.pending[pid] -= 1
+            if self.pending[pid] == 0:
+                complete.append(pid)
+        return complete
+
+
+def _points_bbox(points: Sequence[PointRequest]) -> BBox:
+    """WGS84 bounds of the points: every footprint containing a point's buffer intersects it."""
+    lons = [p.lon for p in points]
+    lats = [p.lat for p in points]
+    return (min(lons), min(lats), max(lons), max(lats))
