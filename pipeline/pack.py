@@ -62,6 +62,14 @@ def pack_country(
     return target
 
 
+def remove_stale_temp_files(target: Path) -> int:
+    """Delete temp files of packs killed before their rename (we hold the folder's lock)."""
+    stale = list(target.parent.glob(f".{target.name}.*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
 def file_attributes_for(
     *,
     year: int,

@@ -14,18 +14,27 @@ T = TypeVar("T")
 
 
 def point_requests(points: pd.DataFrame) -> list[PointRequest]:
-    """One request per point, on its patch grid, ordered by POINT_ID.
+    """One request per point, on its patch grid, in spatial (UTM zone, Morton) order.
 
-    POINT_ID order is west→east then south→north on the LAEA grid, so consecutive points are
-    neighbours and a batch of them shares most scenes (each asset is opened once per batch).
+    Consecutive points are then neighbours on the LAEA grid, so a batch of them shares most
+    scenes and COG blocks (each asset is opened once per batch, its blocks read once).
     """
-    ordered = points.sort_values("point_id")
-    return [
+    requests = [
         PointRequest(int(pid), float(lat), float(lon), patch_grid(float(lat), float(lon)))
         for pid, lat, lon in zip(
-            ordered["point_id"], ordered["th_lat"], ordered["th_long"], strict=True
+            points["point_id"], points["th_lat"], points["th_long"], strict=True
         )
     ]
+    return sorted(requests, key=lambda r: (r.grid.epsg, morton_key(r.point_id), r.point_id))
+
+
+def morton_key(point_id: int) -> int:
+    """Z-order of a POINT_ID's LAEA grid position (XXXX km east, YYYY km north)."""
+    x, y = divmod(int(point_id), 10_000)
+    key = 0
+    for bit in range(14):
+        key |= ((x >> bit) & 1) << (2 * bit + 1) | ((y >> bit) & 1) << (2 * bit)
+    return key
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

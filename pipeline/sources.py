@@ -17,7 +17,7 @@ def make_source(cfg: RunConfig) -> ImagerySource:
 
         return StacSource.from_catalog(cfg.catalog, bands=cfg.bands)
     if cfg.source == "gee":
-        from exports.gee_source import GeeSource  # type: ignore[import-not-found]
+        from exports.gee_source import GeeSource
 
-        return GeeSource.from_config(cfg)  # type: ignore[no-any-return]
+        return GeeSource.from_config(cfg)
     raise ConfigError(f"unknown source '{cfg.source}' (--source): choose stac or gee")

@@ -129,7 +129,9 @@ def run_export(
     jobs = list(_plan_jobs(cfg, ledger, points_by_country, summary))
     advance = progress.start(STAGE, sum(len(j.points) for j in jobs))
     try:
-        if cfg.workers <= 1 or len(jobs) <= 1:
+        # Earth Engine's limit is the project quota, which one process's thread pool already
+        # saturates (cfg.workers are its threads): it always runs in this process.
+        if cfg.workers <= 1 or len(jobs) <= 1 or source.name == "gee":
             _run_inline(cfg, ledger, source, jobs, summary, advance)
         else:
             _run_pool(cfg, ledger, jobs, summary, advance)
@@ -150,7 +152,7 @@ def _plan_jobs(
         stage_dir = staging_dir(cfg.out, cfg.year, cc)
         if remove_temp_files(stage_dir):
             summary.notes.append(f"removed unfinished staged files of an interrupted run ({cc})")
-        selections = {u.key: u.payload for u in ledger.units("select", prefix)}
+        selections = {u.key: u.payload for u in ledger.units("select", prefix, state=DONE)}
         exported = {u.key: u for u in ledger.units(STAGE, prefix)}
         attrs = attribute_records(points)
         todo: list[tuple[PointRequest, list[Scene], dict[str, Any]]] = []
@@ -158,13 +160,17 @@ def _plan_jobs(
 
         for req in point_requests(points):
             key = point_key(cfg.year, cc, req.point_id)
+            if key not in selections:
+                summary.counts["waiting for select"] += 1
+                continue
             unit = exported.get(key)
             if unit is not None and not _needs_work(cfg, unit.state, unit.payload):
                 summary.counts[f"already {unit.state}"] += 1
                 continue
             scenes = [scene_from_dict(s) for s in (selections.get(key) or {}).get("scenes", [])]
             todo.append((req, scenes, attrs[req.point_id]))
-        for batch in chunked(todo, cfg.batch_size):
+        batch_size = cfg.batch_size if cfg.source != "gee" else max(cfg.batch_size, 4 * cfg.workers)
+        for batch in chunked(todo, batch_size):
             yield ExportJob(cc, stage_dir, list(batch), cfg.bands, cfg.max_patch_nodata)
 
 

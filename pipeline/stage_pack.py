@@ -13,7 +13,12 @@ from pathlib import Path
 
 from pipeline.config import RunConfig
 from pipeline.ledger import DONE, Ledger
-from pipeline.pack import country_file, file_attributes_for, pack_country
+from pipeline.pack import (
+    country_file,
+    file_attributes_for,
+    pack_country,
+    remove_stale_temp_files,
+)
 from pipeline.points import country_prefix
 from pipeline.report import NoProgress, Progress, StageSummary
 from pipeline.staging import staged_path, staging_dir
@@ -48,11 +53,11 @@ def pack_digest(cfg: RunConfig, staged: list[tuple[int, Path]]) -> str:
 
 def pack_is_current(cfg: RunConfig, ledger: Ledger, country: str) -> bool:
     unit = ledger.get(STAGE, f"{cfg.year}/{country}")
-    target = country_file(cfg.out, cfg.year, country)
-    if unit is None or unit.state != DONE or not target.exists():
+    if unit is None or unit.state != DONE or not unit.payload:
         return False
-    return bool(unit.payload and unit.payload.get("digest") ==
-                pack_digest(cfg, staged_points(cfg, ledger, country)))
+    if unit.payload.get("digest") != pack_digest(cfg, staged_points(cfg, ledger, country)):
+        return False
+    return unit.payload.get("points") == 0 or country_file(cfg.out, cfg.year, country).exists()
 
 
 def run_pack(
@@ -64,6 +69,8 @@ def run_pack(
     outputs = []
     for cc in cfg.countries:
         target = country_file(cfg.out, cfg.year, cc)
+        if remove_stale_temp_files(target):
+            summary.notes.append(f"removed the temp file of an interrupted pack ({cc})")
         if not cfg.force and pack_is_current(cfg, ledger, cc):
             summary.counts["files up to date"] += 1
             outputs.append(target)
@@ -76,6 +83,11 @@ def run_pack(
             ledger.forget_keys("export", [f"{prefix}{pid:08d}" for pid in missing])
             summary.counts["failed"] += len(missing)
             summary.reasons["staged file missing, re-exported on the next run"] += len(missing)
+            continue
+        if not staged:
+            summary.notes.append(f"{cc}: no point has a usable scene, no file written")
+            ledger.mark(STAGE, f"{cfg.year}/{cc}", DONE,
+                        payload={"digest": pack_digest(cfg, staged), "points": 0})
             continue
         attrs = file_attributes_for(
             year=cfg.year,

@@ -10,8 +10,9 @@ import time
 from collections.abc import Sequence
 
 from exports.source import ImagerySource, PointRequest, SceneFilter, scene_to_dict
+from lucas.errors import SourceError
 from pipeline.config import RunConfig
-from pipeline.ledger import DONE, Ledger, UnitUpdate
+from pipeline.ledger import DONE, FAILED, Ledger, UnitUpdate
 from pipeline.points import chunked, country_prefix, point_key
 from pipeline.report import NoProgress, Progress, StageSummary
 
@@ -34,7 +35,8 @@ def run_select(
     for cc, requests in requests_by_country.items():
         states = ledger.states(STAGE, country_prefix(cfg.year, cc))
         for req in requests:
-            if cfg.force or states.get(point_key(cfg.year, cc, req.point_id)) != DONE:
+            state = states.get(point_key(cfg.year, cc, req.point_id))
+            if cfg.force or state != DONE:
                 todo.append((cc, req))
             else:
                 summary.counts["already done"] += 1
@@ -61,7 +63,21 @@ def _select_chunk(
     summary: StageSummary,
     dropped_scenes: dict[str, set[str]],
 ) -> None:
-    selection = source.find_scenes([req for _, req in chunk], cfg.year, scene_filter)
+    try:
+        selection = source.find_scenes([req for _, req in chunk], cfg.year, scene_filter)
+    except SourceError as e:
+        # One bad chunk (quota, timeout) must not stop the run: its points are recorded as
+        # failed, transient ones are retried by the next run.
+        if cfg.fail_fast:
+            raise
+        summary.counts["failed"] += len(chunk)
+        summary.reasons[f"selection failed: {e}"] += len(chunk)
+        ledger.record(STAGE, [
+            UnitUpdate(point_key(cfg.year, cc, req.point_id), FAILED, str(e),
+                       {"transient": e.transient})
+            for cc, req in chunk
+        ])
+        return
     for drop in selection.dropped:
         dropped_scenes.setdefault(drop.category(), set()).add(drop.scene_id)
     updates = []

@@ -1,0 +1,186 @@
+"""Scene selection on the Earth Engine server: many points per call, one row per scene.
+
+For a chunk of points, one expression maps over a FeatureCollection of the points: each
+feature becomes ``{point_id, scenes: [[system:index, time, tile, …], …]}`` listing the
+``COPERNICUS/S2_SR_HARMONIZED`` images of the year, under the scene thresholds, whose
+footprint contains the point's buffer. One ``computeValue`` per chunk keeps the number of
+requests small, and a bounded chunk keeps each answer within the interactive limits
+(5000 elements, the response size, the 5-minute deadline). A chunk the server finds too
+heavy is split in two and retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+from typing import Any
+
+import ee
+
+from exports.gee_throttle import ErrorKind, Throttle, classify
+from exports.source import PointRequest, Scene, SceneFilter, SceneSelection
+from lucas.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
+DEFAULT_CHUNK = 50  # points per call; ~100 scenes × 8 values each → ~0.5 MB answers
+MAX_CHUNK = 5000  # interactive collection-size limit
+
+# Required first; the last ones may be missing on a few images (Reducer.toList numOptional).
+REQUIRED_PROPS = (
+    "system:index",
+    "system:time_start",
+    "MGRS_TILE",
+    "CLOUDY_PIXEL_PERCENTAGE",
+    "NODATA_PIXEL_PERCENTAGE",
+)
+OPTIONAL_PROPS = ("DATATAKE_IDENTIFIER", "SPACECRAFT_NAME", "PROCESSING_BASELINE")
+PROPS = REQUIRED_PROPS + OPTIONAL_PROPS
+
+# Errors that say "this request is too heavy", which a smaller chunk may avoid.
+_TOO_HEAVY = ("memory limit", "timed out", "aborted", "accumulating", "response size")
+
+Evaluate = Callable[[Any], Any]
+
+
+def year_collection(year: int, scene_filter: SceneFilter) -> ee.ImageCollection:
+    """The year's S2 L2A (harmonised) images under the scene-level thresholds."""
+    return (
+        ee.ImageCollection(COLLECTION)
+        .filterDate(f"{year}-01-01", f"{year + 1}-01-01")
+        .filter(ee.Filter.lt("CLOUDY_PIXEL_PERCENTAGE", scene_filter.max_cloud_cover))
+        .filter(ee.Filter.lt("NODATA_PIXEL_PERCENTAGE", scene_filter.max_nodata_percent))
+    )
+
+
+def scene_query(
+    points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
+) -> ee.FeatureCollection:
+    """One feature per point, property ``scenes``: the matching images' metadata rows."""
+    base = year_collection(year, scene_filter)
+    features = [
+        ee.Feature(ee.Geometry.Point([p.lon, p.lat]), {"point_id": p.point_id}) for p in points
+    ]
+
+    def match(feature: Any) -> ee.Feature:
+        # Buffer server side, 1 m error: a geodesic circle around the theoretical point.
+        buffer = ee.Feature(feature).geometry().buffer(scene_filter.buffer_m, 1)
+        hits = base.filterBounds(buffer).filter(
+            ee.Filter.contains(leftField=".geo", rightValue=buffer)
+        )
+        rows = hits.reduceColumns(
+            ee.Reducer.toList(len(PROPS), len(OPTIONAL_PROPS)), list(PROPS)
+        ).get("list")
+        return ee.Feature(None, {"point_id": ee.Feature(feature).get("point_id"), "scenes": rows})
+
+    return ee.FeatureCollection(features).map(match)
+
+
+def utm_epsg_of_tile(tile: str) -> int:
+    """EPSG of an MGRS tile's UTM zone ("33UVP" → 32633; bands C–M are south)."""
+    zone, band = int(tile[:2]), tile[2].upper()
+    return (32600 if band >= "N" else 32700) + zone
+
+
+def scene_from_row(row: Sequence[Any]) -> Scene:
+    """A :class:`Scene` from one ``PROPS`` row of the server's answer."""
+    values = dict(zip(PROPS, row, strict=False))
+    index = str(values["system:index"])
+    tile = str(values["MGRS_TILE"])
+    acquired = datetime.fromtimestamp(int(values["system:time_start"]) / 1000.0, tz=UTC)
+    datatake = values.get("DATATAKE_IDENTIFIER") or (
+        f"{values.get('SPACECRAFT_NAME') or 'S2'}_{acquired:%Y%m%dT%H%M%S}"
+    )
+    return Scene(
+        scene_id=f"{COLLECTION}/{index}",
+        image_id=index,
+        acquired=acquired,
+        datatake=str(datatake),
+        tile=tile,
+        epsg=utm_epsg_of_tile(tile),
+        cloud_cover=float(values["CLOUDY_PIXEL_PERCENTAGE"]),
+        nodata_percent=float(values["NODATA_PIXEL_PERCENTAGE"]),
+        assets={},
+        boa_offset=0,  # the harmonised collection already removed the baseline-04.00 offset
+    )
+
+
+def parse_answer(answer: Mapping[str, Any]) -> dict[int, list[Scene]]:
+    """Point id → its scenes (time-ordered) from a computed ``scene_query`` collection."""
+    out: dict[int, list[Scene]] = {}
+    for feature in answer.get("features", []):
+        props = feature.get("properties") or {}
+        scenes = [scene_from_row(row) for row in props.get("scenes") or []]
+        out[int(props["point_id"])] = sorted(scenes, key=lambda s: (s.acquired, s.image_id))
+    return out
+
+
+def chunks(points: Sequence[PointRequest], size: int) -> Iterator[list[PointRequest]]:
+    """Chunks of nearby points (sorted by UTM zone then position) so each call stays local."""
+    ordered = sorted(points, key=lambda p: (p.grid.epsg, p.grid.x_min, p.grid.y_max))
+    for i in range(0, len(ordered), size):
+        yield ordered[i : i + size]
+
+
+def select_scenes(
+    points: Sequence[PointRequest],
+    year: int,
+    scene_filter: SceneFilter,
+    *,
+    evaluate: Evaluate,
+    throttle: Throttle,
+    chunk_size: int = DEFAULT_CHUNK,
+    executor: Executor | None = None,
+) -> SceneSelection:
+    """The select stage for Earth Engine: candidate scenes of every point, in few calls.
+
+    Chunks run on ``executor`` when given (the throttle bounds the concurrency). Raises
+    :class:`SourceError` (``transient`` set when a later retry may help) naming the points
+    of a chunk that failed even after retries and splitting.
+    """
+    size = max(1, min(chunk_size, MAX_CHUNK))
+
+    def one(chunk: list[PointRequest]) -> dict[int, list[Scene]]:
+        return _select_chunk(chunk, year, scene_filter, evaluate, throttle)
+
+    parts = list(chunks(points, size))
+    answers = executor.map(one, parts) if executor is not None else map(one, parts)
+    found: dict[int, list[Scene]] = {}
+    for answer in answers:
+        found.update(answer)
+    seen = {s.scene_id for scenes in found.values() for s in scenes}
+    missing = [p.point_id for p in points if p.point_id not in found]
+    if missing:
+        raise SourceError(f"Earth Engine returned no answer for point(s) {missing[:10]}")
+    log.info("gee select: %d points, %d distinct scenes", len(found), len(seen))
+    return SceneSelection(scenes=found, scenes_seen=len(seen))
+
+
+def _select_chunk(
+    chunk: list[PointRequest],
+    year: int,
+    scene_filter: SceneFilter,
+    evaluate: Evaluate,
+    throttle: Throttle,
+) -> dict[int, list[Scene]]:
+    ids = f"{chunk[0].point_id}…{chunk[-1].point_id} ({len(chunk)} points)"
+    query = scene_query(chunk, year, scene_filter)
+    try:
+        answer = throttle.call(lambda: evaluate(query), what=f"gee select {ids}")
+    except Exception as e:
+        message = str(e)
+        if len(chunk) > 1 and any(m in message.lower() for m in _TOO_HEAVY):
+            log.info("gee select %s too heavy (%s): splitting", ids, message)
+            half = len(chunk) // 2
+            return {
+                **_select_chunk(chunk[:half], year, scene_filter, evaluate, throttle),
+                **_select_chunk(chunk[half:], year, scene_filter, evaluate, throttle),
+            }
+        raise SourceError(
+            f"gee scene selection failed for points {ids}: {message}",
+            transient=classify(e) is not ErrorKind.DETERMINISTIC,
+        ) from e
+    return parse_answer(answer)
