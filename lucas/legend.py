@@ -66,11 +66,11 @@ class Legend:
 
         Codes are matched upper-cased and trimmed, vectorised (one dictionary lookup).
         """
-        keys = codes_.astype("str").str.strip().str.upper()
+        keys = codes_.astype("string").str.strip().str.upper()
         if index:
             positions = {code: self.classes.index(cls) for code, cls in self.mapping.items()}
             return keys.map(positions).astype("Int64")
-        return keys.map(self.mapping).astype("str")
+        return keys.map(self.mapping).astype("string")
 
     def unmapped(self, codes_: Iterable[str] | pd.Series | None = None) -> list[str]:
         """Distinct codes no class claims: of ``codes_``, or of the LC code list if None."""

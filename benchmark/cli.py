@@ -1,0 +1,135 @@
+"""``etl benchmark``: the click command of the benchmark stage (attached by ``pipeline.cli``).
+
+Importing this module loads neither torch nor scikit-learn: the run (and with it the heavy
+libraries) is imported inside the command, so ``etl`` works without the [benchmark] extra
+and ``etl benchmark`` without it says how to install it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from benchmark.composites import DEFAULT_MASK_CLASSES
+from benchmark.inputs import MODELS
+from lucas.errors import EtlError
+
+DEFAULT_CACHE = Path.home() / ".cache" / "sen4map-etl" / "composites"
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _ints(value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in _csv(value))
+    except ValueError as e:
+        raise click.BadParameter(f"{value!r}: expected integers like 0,1,3,8,9,10") from e
+
+
+def _setup_logging() -> None:
+    root = logging.getLogger()
+    if root.handlers:  # the parent CLI already configured logging
+        return
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler()])
+
+
+def _summary(metrics: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="benchmark (test set)")
+    for column in ("model", "OA center", "OA 3×3", "W-F1 center", "W-F1 3×3", "entropy"):
+        table.add_column(column)
+    for model, r in metrics["models"].items():
+        if "error" in r:
+            table.add_row(model, f"[red]failed: {r['error']}[/red]", "", "", "", "")
+            continue
+        table.add_row(
+            model,
+            *(f"{r[w][k]:.3f}" for k in ("overall_accuracy", "weighted_f1")
+              for w in ("center", "window")),
+            f"{r['mean_entropy_nats']:.3f}",
+        )
+    console = Console()
+    console.print(table)
+    first = next((r for r in metrics["models"].values() if "error" not in r), None)
+    if first:
+        console.print(f"majority-class accuracy: {first['majority_class_accuracy']:.3f}")
+
+
+@click.command("benchmark")
+@click.option("--data", "data_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Year folder holding the <CC>.h5 files.")
+@click.option("--countries", default=None,
+              help="Comma-separated country codes (default: all files).")
+@click.option("--legend", default="landcover", show_default=True,
+              help="landcover | crops | PATH.toml (LC1 code → class).")
+@click.option("--models", default=",".join(MODELS), show_default=True,
+              help="Comma-separated: rf, transformer, vit, vivit.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Report folder (metrics.json, report.md, PNGs).")
+@click.option("--split-keys", default=None,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder with {train,val,test}_keys.txt (default: random 70/15/15 per country).")
+@click.option("--epochs", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--device", default="auto", show_default=True,
+              help="auto (a GPU when present, else CPU), cpu, cuda, cuda:1, …")
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--mask-classes", default=",".join(map(str, DEFAULT_MASK_CLASSES)),
+              show_default=True, help="SCL classes masked before compositing.")
+@click.option("--cache-dir", default=DEFAULT_CACHE, show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where composites are cached (one file per country and kind).")
+def benchmark(
+    data_dir: Path,
+    countries: str | None,
+    legend: str,
+    models: str,
+    out_dir: Path,
+    split_keys: Path | None,
+    epochs: int,
+    batch_size: int,
+    device: str,
+    seed: int,
+    mask_classes: str,
+    cache_dir: Path,
+) -> None:
+    """Composites → legend → split → models → metrics report (paper Tables III–V)."""
+    from benchmark.config import BenchmarkConfig
+    from benchmark.params import TrainParams
+    from benchmark.run import run
+
+    _setup_logging()
+    try:
+        cfg = BenchmarkConfig(
+            data_dir=data_dir,
+            out_dir=out_dir,
+            legend=legend,
+            countries=tuple(c.upper() for c in _csv(countries)) if countries else None,
+            models=_csv(models),
+            split_keys=split_keys,
+            mask_classes=_ints(mask_classes),
+            cache_dir=cache_dir,
+            train=TrainParams(epochs=epochs, batch_size=batch_size, device=device, seed=seed),
+        )
+        metrics = run(cfg, progress=lambda message: click.echo(f"· {message}", err=True))
+    except EtlError as e:
+        raise click.ClickException(str(e)) from e
+    _summary(metrics)
+    if metrics["failed"]:
+        raise click.ClickException(f"model(s) failed: {', '.join(metrics['failed'])}")
+
+
+main = benchmark
+
+if __name__ == "__main__":
+    main()

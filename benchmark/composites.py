@@ -1,0 +1,244 @@
+"""Cloud-masked monthly and annual median composites, vectorised over points and pixels.
+
+The paper feeds its models 12 monthly median composites (and, for the ViT, one annual
+median composite). The public reader computes them with a Python loop per point and per
+month; here a batch of points becomes one padded int32 array of month-tagged values, one
+sort along time orders every month of every pixel and band at once, and each median is a
+gather, so the cost is a few numpy calls per batch (see ``bench/bench_composites.py``).
+
+Conventions (DESIGN.md "Patch grid"): the point is in pixel [32, 32]; the models need the
+15×15 crop around it and the 9 one-pixel shifts of that crop (3×3 window metric), so only
+the 17×17 region rows/cols 24–40 is composited (``REGION``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
+DEFAULT_MASK_CLASSES: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
+N_MONTHS = 12
+CENTER = 32  # the theoretical point's pixel (row and column) in the 64×64 patch
+CROP = 15  # ViT / ViViT input side
+HALF_REGION = CROP // 2 + 1  # 8: room for the crop shifted by one pixel either way
+REGION = slice(CENTER - HALF_REGION, CENTER + HALF_REGION + 1)  # rows/cols 24..40
+REGION_SIZE = 2 * HALF_REGION + 1  # 17
+
+
+@dataclass(frozen=True)
+class Composites:
+    """Composites of N points over the 17×17 region, reflectance × 10000 as float32.
+
+    ``*_filled`` is True where a pixel had no clear observation in that month (or year) and
+    the value was interpolated (or set to 0): a feature mask models or analyses may use.
+    """
+
+    monthly: np.ndarray  # (N, 12, 17, 17, B)
+    monthly_filled: np.ndarray  # (N, 12, 17, 17) bool
+    annual: np.ndarray  # (N, 17, 17, B)
+    annual_filled: np.ndarray  # (N, 17, 17) bool
+
+    def __len__(self) -> int:
+        return int(self.monthly.shape[0])
+
+
+def masked_values(
+    stack: np.ndarray, mask_classes: Iterable[int], bands: Sequence[str] = BANDS
+) -> np.ndarray:
+    """(..., B) float32 band values, NaN where SCL is masked or a band holds no-data (0).
+
+    The masking rule in its plain form (``composite_batch`` applies the same rule to its
+    integer keys; the tests and the bench baseline use this one). Bands the file lacks come
+    back all-NaN, so they end up filled, never silently mixed with real data.
+    """
+    names = stack.dtype.names or ()
+    clear = ~np.isin(stack["SCL"], np.fromiter(mask_classes, dtype=np.int64))
+    values = np.full((*stack.shape, len(bands)), np.nan, dtype=np.float32)
+    for i, band in enumerate(bands):
+        if band in names:
+            band_values = stack[band]
+            values[..., i] = np.where(clear & (band_values != 0), band_values, np.nan)
+    return values
+
+
+# Sort keys: month in the high bits, the band value (uint16) in the low 17 bits, masked
+# observations at 2**17 - 1 so they sort after every clear value of their month.
+_VALUE_BITS = 17
+_MASKED = (1 << _VALUE_BITS) - 1
+_PAD_MONTH = N_MONTHS + 1  # padding steps of shorter series sort after December
+
+
+def _encode(
+    stacks: Sequence[np.ndarray], months: Sequence[np.ndarray], mask: tuple[int, ...],
+    bands: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort keys and clear counts of a batch.
+
+    Returns (keys (N, B, P, T) int32 = month·2¹⁷ + value, the (N, T) month of each step,
+    count (N, B, P, 12) of clear observations per month). Steps are put in month order
+    (stable, so ascending time within a month) and padded to the longest series with steps
+    of month 13 that hold masked values.
+    """
+    n_points = len(stacks)
+    n_steps = max((len(m) for m in months), default=0) or 1
+    height, width = stacks[0].shape[1:] if n_points else (REGION_SIZE, REGION_SIZE)
+    step_months = np.full((n_points, n_steps), _PAD_MONTH, dtype=np.int32)
+    keys = np.full(
+        (n_points, len(bands), height * width, n_steps), (_PAD_MONTH << _VALUE_BITS) | _MASKED,
+        dtype=np.int32,
+    )
+    count = np.zeros((n_points, len(bands), height * width, N_MONTHS), dtype=np.int64)
+    mask_values = np.asarray(mask, dtype=np.int64)
+    for i, (stack, point_months) in enumerate(zip(stacks, months, strict=True)):
+        if stack.shape[0] != len(point_months):
+            raise ValueError(f"point {i}: {stack.shape[0]} time steps, {len(point_months)} months")
+        t = stack.shape[0]
+        if t == 0:
+            continue  # no acquisition at all: the padding (masked) stays
+        order = np.argsort(point_months, kind="stable")
+        step_months[i, :t] = np.asarray(point_months)[order]
+        ordered = stack[order].reshape(t, -1)  # (T, P) compound
+        masked = np.isin(ordered["SCL"], mask_values)
+        high = (step_months[i, :t] << _VALUE_BITS)[:, None]
+        names = ordered.dtype.names or ()
+        for b, band in enumerate(bands):
+            if band not in names:
+                keys[i, b, :, :t] = (high | _MASKED).T
+                continue
+            value = ordered[band].astype(np.int32)
+            value[masked | (value == 0)] = _MASKED  # the rule of masked_values
+            keys[i, b, :, :t] = (value | high).T
+        # Clear observations per month: sums over each month's run of steps.
+        present, run_start = np.unique(step_months[i, :t], return_index=True)
+        clear = (keys[i, :, :, :t] & _MASKED) != _MASKED
+        count[i][..., present - 1] = np.add.reduceat(clear, run_start, axis=-1, dtype=np.int64)
+    return keys, step_months, count
+
+
+def _gather(array: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``take_along_axis(array, index, -1)`` through flat indexing (several times faster)."""
+    rows = array.reshape(-1, array.shape[-1])
+    flat_index = np.broadcast_to(index, (*array.shape[:-1], index.shape[-1])).reshape(
+        rows.shape[0], -1
+    )
+    base = np.arange(rows.shape[0], dtype=np.int64)[:, None] * array.shape[-1]
+    return rows.ravel()[base + flat_index].reshape(*array.shape[:-1], index.shape[-1])
+
+
+def _median_of_runs(
+    ordered: np.ndarray, start: np.ndarray, count: np.ndarray
+) -> np.ndarray:
+    """Median of the sorted runs ``ordered[..., start:start+count]``; NaN where count is 0.
+
+    ``ordered`` is (N, B, P, T) sorted along T, ``start`` (N, 1, 1, R) and ``count``
+    (N, B, P, R) for R runs per series.
+    """
+    last = ordered.shape[-1] - 1  # an empty run may start past the end: clip, then NaN
+    low = _gather(ordered, np.minimum(start + (count - 1) // 2, last)) & _MASKED
+    high = _gather(ordered, np.minimum(start + count // 2, last)) & _MASKED
+    median = (low + high).astype(np.float32) / 2
+    median[count == 0] = np.nan
+    return median
+
+
+# Linear-interpolation weight of month i between clear months lo and hi: (i - lo)/(hi - lo).
+_lo, _hi, _i = np.meshgrid(*(np.arange(N_MONTHS),) * 3, indexing="ij")
+_WEIGHTS = ((_i - _lo) / np.maximum(_hi - _lo, 1)).astype(np.float32)
+
+
+def fill_months(monthly: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill NaN months along the last axis (12) by linear interpolation between the
+    neighbouring clear months.
+
+    Months before the first (after the last) clear month take its value (nearest at the
+    year's ends); a series with no clear month at all becomes 0. Only series with a gap are
+    touched. Returns (filled copy, was_nan).
+    """
+    was_nan = np.isnan(monthly)
+    filled = monthly.copy()
+    flat = filled.reshape(-1, N_MONTHS)
+    gaps = was_nan.reshape(-1, N_MONTHS)
+    empty = gaps.all(axis=1)
+    flat[empty] = 0.0
+    rows = np.flatnonzero(gaps.any(axis=1) & ~empty)
+    if len(rows) == 0:
+        return filled, was_nan
+    series = flat[rows]
+    valid = ~gaps[rows]
+    idx = np.arange(N_MONTHS)
+    prev_idx = np.maximum.accumulate(np.where(valid, idx, -1), axis=1)
+    next_idx = np.minimum.accumulate(np.where(valid, idx, N_MONTHS)[:, ::-1], axis=1)[:, ::-1]
+    # Before the first / after the last clear month both ends are that month (nearest); on a
+    # clear month both are the month itself, so one formula covers every case.
+    lo = np.where(prev_idx >= 0, prev_idx, next_idx)
+    hi = np.where(next_idx < N_MONTHS, next_idx, prev_idx)
+    lo_val = _gather(series, lo)
+    hi_val = _gather(series, hi)
+    flat[rows] = lo_val + _WEIGHTS[lo, hi, idx] * (hi_val - lo_val)
+    return filled, was_nan
+
+
+def composite_batch(
+    stacks: Sequence[np.ndarray],
+    months: Sequence[np.ndarray],
+    mask_classes: Iterable[int] = DEFAULT_MASK_CLASSES,
+    bands: Sequence[str] = BANDS,
+) -> Composites:
+    """Monthly and annual composites of a batch of points.
+
+    ``stacks[i]`` is point i's compound array (T_i, H, W) (already cut to the region),
+    ``months[i]`` its (T_i,) acquisition months 1..12. Points may have different T_i.
+
+    How: every observation becomes one int32 key month·2¹⁷ + value (masked ones sort last
+    within their month); one sort along time then leaves each month as a sorted run at a
+    position known from the months alone, and every monthly median is two gathers. The
+    annual median is a second sort of the values alone.
+    """
+    if len(stacks) != len(months):
+        raise ValueError(f"{len(stacks)} stacks but {len(months)} month vectors")
+    if not stacks:
+        return concat([])
+    height, width = stacks[0].shape[1:]
+    keys, step_months, count = _encode(stacks, months, tuple(mask_classes), bands)
+    n = len(stacks)
+    values = keys & _MASKED  # masked and padding steps hold _MASKED
+    # Month m's run starts after every step of an earlier month (steps are in month order).
+    month_ids = np.arange(1, N_MONTHS + 1)
+    start = (step_months[:, :, None] < month_ids).sum(axis=1)[:, None, None, :]
+    keys.sort(axis=-1)
+    monthly = _median_of_runs(keys, start, count)  # (N, B, P, 12)
+    monthly_missing = (count == 0).all(axis=1)  # (N, P, 12): no band clear
+    monthly, _ = fill_months(monthly)
+    values.sort(axis=-1)
+    annual = _median_of_runs(
+        values, np.zeros((n, 1, 1, 1), dtype=np.int64), count.sum(axis=-1, keepdims=True)
+    )[..., 0]  # (N, B, P)
+    annual_missing = np.isnan(annual).all(axis=1)
+    return Composites(
+        monthly=np.ascontiguousarray(
+            monthly.transpose(0, 3, 2, 1).reshape(n, N_MONTHS, height, width, len(bands))
+        ),
+        monthly_filled=np.ascontiguousarray(
+            monthly_missing.transpose(0, 2, 1).reshape(n, N_MONTHS, height, width)
+        ),
+        annual=np.ascontiguousarray(
+            np.nan_to_num(annual, nan=0.0).transpose(0, 2, 1).reshape(n, height, width, len(bands))
+        ),
+        annual_filled=annual_missing.reshape(n, height, width),
+    )
+
+
+def concat(parts: Sequence[Composites]) -> Composites:
+    """One Composites from several batches (in order)."""
+    if not parts:
+        empty = np.zeros((0, N_MONTHS, REGION_SIZE, REGION_SIZE, len(BANDS)), np.float32)
+        return Composites(empty, empty[..., 0] > 0, empty[:, 0], empty[:, 0, ..., 0] > 0)
+    return Composites(
+        monthly=np.concatenate([p.monthly for p in parts]),
+        monthly_filled=np.concatenate([p.monthly_filled for p in parts]),
+        annual=np.concatenate([p.annual for p in parts]),
+        annual_filled=np.concatenate([p.annual_filled for p in parts]),
+    )

@@ -1,0 +1,71 @@
+"""The benchmark's one frozen config, built at the edge (CLI or a caller) and recorded whole
+in ``metrics.json`` so a report says exactly how it was made."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.composites import DEFAULT_MASK_CLASSES
+from benchmark.inputs import MODELS
+from benchmark.params import DEFAULT_PARAMS, ModelParams, TrainParams
+from benchmark.split import DEFAULT_FRACTIONS
+from lucas.errors import ConfigError
+
+
+def _default_params() -> dict[str, ModelParams]:
+    return dict(DEFAULT_PARAMS)
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """Everything one benchmark run depends on."""
+
+    data_dir: Path
+    out_dir: Path
+    legend: str = "landcover"  # a legend name or a TOML path (lucas.legend)
+    countries: tuple[str, ...] | None = None  # None = every <CC>.h5 in data_dir
+    models: tuple[str, ...] = MODELS
+    split_keys: Path | None = None  # None = random 70/15/15 per country
+    split_fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+    mask_classes: tuple[int, ...] = DEFAULT_MASK_CLASSES
+    cache_dir: Path | None = None  # None = no composite cache
+    train: TrainParams = field(default_factory=TrainParams)
+    params: Mapping[str, ModelParams] = field(default_factory=_default_params)
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown or not self.models:
+            raise ConfigError(
+                f"benchmark --models: unknown {', '.join(unknown) or '(none given)'}; "
+                f"choose from {', '.join(MODELS)}"
+            )
+        bad = [c for c in self.mask_classes if not 0 <= c <= 11]
+        if bad:
+            raise ConfigError(f"benchmark --mask-classes: {bad} are not SCL classes (0–11)")
+        missing = [m for m in self.models if m not in self.params]
+        if missing:
+            raise ConfigError(f"BenchmarkConfig.params has no entry for {missing}")
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready view (paths as strings, params as dicts)."""
+        return {
+            "data_dir": str(self.data_dir),
+            "out_dir": str(self.out_dir),
+            "legend": self.legend,
+            "countries": list(self.countries) if self.countries else None,
+            "models": list(self.models),
+            "split": str(self.split_keys) if self.split_keys else "random",
+            "split_fractions": list(self.split_fractions),
+            "mask_classes": list(self.mask_classes),
+            "cache_dir": str(self.cache_dir) if self.cache_dir else None,
+            "train": dataclasses.asdict(self.train),
+            "params": {m: dataclasses.asdict(self.params[m]) for m in self.models},
+        }

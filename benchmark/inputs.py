@@ -1,0 +1,88 @@
+"""Model inputs cut from the composites, as in the paper.
+
+- RF and the pixel transformer: the center pixel [32, 32], 12 months × 10 bands;
+- ViT: the 15×15 crop centered on [32, 32] of the annual composite;
+- ViViT: the 15×15 crop of the 12 monthly composites.
+
+For the 3×3 window metric every input is also cut at the 8 one-pixel shifts: a pixel model
+looks at the neighbouring pixel, an image model at the 15×15 crop centered on it.
+Reflectances are scaled by 1/10000 so the networks see values around 0..1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmark.composites import CROP, HALF_REGION, Composites
+
+SCALE = 1.0 / 10000.0
+MODEL_INPUT_KIND: dict[str, str] = {
+    "rf": "pixel",
+    "transformer": "pixel",
+    "vit": "annual_crop",
+    "vivit": "monthly_crop",
+}
+MODELS: tuple[str, ...] = tuple(MODEL_INPUT_KIND)
+# (row, col) shifts of the 3×3 window, row-major; index 4 is the center pixel itself.
+WINDOW_SHIFTS: tuple[tuple[int, int], ...] = tuple(
+    (dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
+)
+CENTER_SHIFT = WINDOW_SHIFTS.index((0, 0))
+
+
+def model_input(
+    kind: str, data: Composites, index: np.ndarray | None = None, shift: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """Input array of one kind for the points ``index`` (all when None), at a window shift.
+
+    Shapes: pixel (n, 12, B); annual_crop (n, B, 15, 15); monthly_crop (n, 12, B, 15, 15).
+    """
+    dr, dc = shift
+    if abs(dr) > 1 or abs(dc) > 1:
+        raise ValueError(f"shift {shift} outside the 3×3 window")
+    sel = slice(None) if index is None else index
+    if kind == "pixel":
+        out = data.monthly[sel, :, HALF_REGION + dr, HALF_REGION + dc, :]
+    elif kind in ("annual_crop", "monthly_crop"):
+        rows = slice(1 + dr, 1 + dr + CROP)
+        cols = slice(1 + dc, 1 + dc + CROP)
+        if kind == "annual_crop":
+            out = np.moveaxis(data.annual[sel, rows, cols, :], -1, 1)
+        else:
+            out = np.moveaxis(data.monthly[sel, :, rows, cols, :], -1, 2)
+    else:
+        raise ValueError(f"unknown input kind {kind!r}")
+    return np.ascontiguousarray(out, dtype=np.float32) * np.float32(SCALE)
+
+
+def input_for_model(
+    model: str, data: Composites, index: np.ndarray | None = None, shift: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """The paper's input of ``model`` (rf, transformer, vit, vivit)."""
+    return model_input(MODEL_INPUT_KIND[model], data, index, shift)
+
+
+class LazyInputs:
+    """A model's inputs for a set of points, cut from the composites one batch at a time.
+
+    Behaves like the array ``input_for_model(model, data, index, shift)`` for ``len`` and
+    integer-array indexing, without materialising it: a ViViT input is ~27 k floats per
+    point, so a copy of the whole training set would nearly double the memory peak.
+    """
+
+    def __init__(
+        self, model: str, data: Composites, index: np.ndarray, shift: tuple[int, int] = (0, 0)
+    ) -> None:
+        self.model = model
+        self.data = data
+        self.index = np.asarray(index, dtype=np.int64)
+        self.shift = shift
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, rows: np.ndarray | slice) -> np.ndarray:
+        return input_for_model(self.model, self.data, self.index[rows], self.shift)
+
+    def materialise(self) -> np.ndarray:
+        return self[slice(None)]

@@ -1,0 +1,51 @@
+"""Random forest on the center pixel's 12 monthly composites (120 features).
+
+scikit-learn with the paper's settings (400 trees, gini, grown until pure, sqrt features).
+The forest only knows the classes it saw in training, so its probabilities are spread back
+onto the legend's full class list (unseen classes get probability 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+
+from benchmark.models import Inputs
+from benchmark.params import RFParams
+
+
+class RandomForest:
+    """The paper's RF baseline behind the benchmark's Classifier interface."""
+
+    def __init__(self, params: RFParams, n_classes: int, seed: int) -> None:
+        self.n_classes = n_classes
+        self.forest = RandomForestClassifier(
+            n_estimators=params.n_estimators,
+            criterion=params.criterion,
+            max_depth=params.max_depth,
+            max_features=params.max_features,
+            n_jobs=params.n_jobs,
+            random_state=seed,
+        )
+
+    @staticmethod
+    def _flat(x: Inputs) -> np.ndarray:
+        """(n, 12 × bands) features; the forest needs the whole set in memory anyway."""
+        return np.asarray(x[slice(None)]).reshape(len(x), -1)
+
+    def fit(
+        self, x_train: Inputs, y_train: np.ndarray, x_val: Inputs, y_val: np.ndarray
+    ) -> dict[str, Any]:
+        self.forest.fit(self._flat(x_train), y_train)
+        log: dict[str, Any] = {"n_train": len(y_train), "classes_seen": len(self.forest.classes_)}
+        if len(y_val):
+            log["val_accuracy"] = float(np.mean(self.predict_proba(x_val).argmax(1) == y_val))
+        return log
+
+    def predict_proba(self, x: Inputs) -> np.ndarray:
+        proba = np.zeros((len(x), self.n_classes), dtype=np.float64)
+        if len(x):
+            proba[:, self.forest.classes_] = self.forest.predict_proba(self._flat(x))
+        return proba

@@ -1,0 +1,115 @@
+"""The benchmark stage end to end: data → each model (train, predict the 3×3 window) →
+scores and error analysis → report folder.
+
+A model that fails is recorded in ``metrics.json`` with its error and the others still run
+(DESIGN.md: a failed unit is reported, never a crash of the whole run).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from benchmark import deps, error_analysis, metrics
+from benchmark.composites import BANDS
+from benchmark.config import BenchmarkConfig
+from benchmark.dataset import BenchmarkData, load
+from benchmark.inputs import CENTER_SHIFT, WINDOW_SHIFTS, LazyInputs
+from benchmark.legend_apply import LegendLike
+from benchmark.legend_apply import load as load_legend
+from benchmark.models import build
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str], None]
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of Python and of the libraries a result depends on."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in ("sen4map-etl", "numpy", "h5py", "pandas", "torch", "scikit-learn", "matplotlib"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def evaluate_model(name: str, cfg: BenchmarkConfig, data: BenchmarkData) -> dict[str, Any]:
+    """Train ``name`` on the train part, early-stop on val, score on test (center + window)."""
+    train_idx, val_idx, test_idx = (data.index(p) for p in ("train", "val", "test"))
+    if len(train_idx) == 0 or len(test_idx) == 0:
+        raise ValueError(
+            f"{len(train_idx)} training and {len(test_idx)} test points: nothing to benchmark"
+        )
+    started = time.perf_counter()
+    model = build(
+        name, cfg.params[name], cfg.train, n_bands=len(BANDS), n_classes=len(data.classes)
+    )
+    training = model.fit(
+        LazyInputs(name, data.composites, train_idx), data.y[train_idx],
+        LazyInputs(name, data.composites, val_idx), data.y[val_idx],
+    )
+    train_seconds = time.perf_counter() - started
+    window_proba = np.stack(
+        [
+            model.predict_proba(LazyInputs(name, data.composites, test_idx, shift))
+            for shift in WINDOW_SHIFTS
+        ],
+        axis=1,
+    )
+    y_test = data.y[test_idx]
+    result = metrics.score(y_test, window_proba, data.classes)
+    center_pred = window_proba[:, CENTER_SHIFT].argmax(axis=1)
+    result["errors"] = error_analysis.breakdown(
+        y_test, center_pred, data.classes,
+        data.column("lc1")[test_idx], data.column("lu1")[test_idx],
+    )
+    result["training"] = training | {"seconds": round(train_seconds, 2),
+                                     "n_train": len(train_idx), "n_val": len(val_idx)}
+    result["predict_seconds"] = round(time.perf_counter() - started - train_seconds, 2)
+    return result
+
+
+def run(
+    cfg: BenchmarkConfig,
+    legend: LegendLike | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark and write the report folder; returns the ``metrics.json`` content.
+
+    ``legend`` overrides ``cfg.legend`` (tests, callers with their own legend object).
+    """
+    say = progress or (lambda message: log.info("%s", message))
+    deps.check_models(cfg.models)
+    legend_obj = legend if legend is not None else load_legend(cfg.legend)
+    say("reading composites")
+    data = load(cfg, legend_obj)
+    results: dict[str, Any] = {}
+    for name in cfg.models:
+        say(f"model {name}")
+        try:
+            results[name] = evaluate_model(name, cfg, data)
+        except Exception as e:  # one model's failure must not lose the others' results
+            log.exception("model %s failed", name)
+            results[name] = {"error": f"{type(e).__name__}: {e}"}
+    report_data = {
+        "config": cfg.to_json(),
+        "seed": cfg.seed,
+        "versions": versions(),
+        "classes": list(data.classes),
+        "data": data.summary,
+        "models": results,
+        "failed": [m for m, r in results.items() if "error" in r],
+    }
+    from benchmark.report import write_report
+
+    write_report(cfg.out_dir, report_data)
+    say(f"report written to {cfg.out_dir}")
+    return report_data

@@ -1,0 +1,86 @@
+"""Every model trains one step and predicts class probabilities of the right shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark import composites as comp
+from benchmark.inputs import input_for_model
+from benchmark.models import build
+from benchmark.params import (
+    DEFAULT_PARAMS,
+    PixelTransformerParams,
+    RFParams,
+    TrainParams,
+    ViTParams,
+    ViViTParams,
+)
+
+N_CLASSES = 3
+TINY = {
+    "rf": RFParams(n_estimators=5, n_jobs=1),
+    "transformer": PixelTransformerParams(embed_dim=16, hidden_dim=32, heads=2, layers=1),
+    "vit": ViTParams(embed_dim=16, hidden_dim=32, heads=2, layers=1),
+    "vivit": ViViTParams(embed_dim=16, hidden_dim=32, heads=2, spatial_layers=1,
+                         temporal_layers=1),
+}
+ONE_STEP = TrainParams(epochs=1, batch_size=4, device="cpu", seed=0)
+
+
+def _composites(n: int) -> comp.Composites:
+    rng = np.random.default_rng(0)
+    shape = (n, 12, comp.REGION_SIZE, comp.REGION_SIZE, len(comp.BANDS))
+    monthly = rng.uniform(0, 5000, shape).astype(np.float32)
+    return comp.Composites(monthly, np.zeros(shape[:-1], bool), monthly[:, 5],
+                           np.zeros(shape[:-1], bool)[:, 0])
+
+
+def _require(model: str) -> None:
+    pytest.importorskip("sklearn" if model == "rf" else "torch")
+
+
+@pytest.mark.parametrize("model", ["rf", "transformer", "vit", "vivit"])
+def test_trains_one_step_and_predicts_shape(model: str) -> None:
+    _require(model)
+    data = _composites(4)
+    x = input_for_model(model, data)
+    y = np.array([0, 1, 2, 1])
+    clf = build(model, TINY[model], ONE_STEP, n_bands=len(comp.BANDS), n_classes=N_CLASSES)
+    log = clf.fit(x, y, x[:2], y[:2])
+    proba = clf.predict_proba(x[:3])
+    assert proba.shape == (3, N_CLASSES)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    if model != "rf":
+        assert log["epochs_run"] == 1
+
+
+def test_rf_spreads_probabilities_over_unseen_classes() -> None:
+    _require("rf")
+    data = _composites(4)
+    x = input_for_model("rf", data)
+    clf = build("rf", TINY["rf"], ONE_STEP, n_bands=10, n_classes=5)
+    clf.fit(x, np.array([1, 1, 3, 3]), x[:0], np.array([], dtype=int))
+    proba = clf.predict_proba(x)
+    assert proba.shape == (4, 5) and not proba[:, [0, 2, 4]].any()
+
+
+@pytest.mark.parametrize("model", ["transformer", "vit", "vivit"])
+def test_paper_sized_networks_predict_shape(model: str) -> None:
+    _require(model)
+    x = input_for_model(model, _composites(2))
+    clf = build(model, DEFAULT_PARAMS[model], ONE_STEP, n_bands=10, n_classes=9)
+    assert clf.predict_proba(x).shape == (2, 9)
+
+
+def test_training_is_deterministic() -> None:
+    _require("transformer")
+    data = _composites(4)
+    x = input_for_model("transformer", data)
+    y = np.array([0, 1, 2, 1])
+    runs = []
+    for _ in range(2):
+        clf = build("transformer", TINY["transformer"], ONE_STEP, n_bands=10, n_classes=3)
+        clf.fit(x, y, x, y)
+        runs.append(clf.predict_proba(x))
+    np.testing.assert_array_equal(runs[0], runs[1])

@@ -1,0 +1,121 @@
+"""The benchmark end to end on tiny synthetic countries: report folder, CLI, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from benchmark.config import BenchmarkConfig
+from benchmark.params import DEFAULT_PARAMS, PixelTransformerParams, RFParams, TrainParams
+from lucas.errors import ConfigError
+from tests.benchmark.standin_legend import StandInLegend
+
+PARAMS = dict(DEFAULT_PARAMS) | {
+    "rf": RFParams(n_estimators=20, n_jobs=1),
+    "transformer": PixelTransformerParams(embed_dim=16, hidden_dim=32, heads=2, layers=1),
+}
+
+
+def _config(demo_dir: Path, tmp_path: Path, models: tuple[str, ...]) -> BenchmarkConfig:
+    return BenchmarkConfig(
+        data_dir=demo_dir, out_dir=tmp_path / "report", models=models,
+        cache_dir=tmp_path / "cache", params=PARAMS,
+        train=TrainParams(epochs=1, batch_size=16, device="cpu", seed=3),
+    )
+
+
+def test_run_writes_report_and_rf_beats_majority(
+    demo_dir: Path, tmp_path: Path, legend: StandInLegend
+) -> None:
+    pytest.importorskip("sklearn")
+    pytest.importorskip("torch")
+    from benchmark.run import run
+
+    metrics = run(_config(demo_dir, tmp_path, ("rf", "transformer")), legend=legend)
+    out = tmp_path / "report"
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["models"]["rf"]["center"]["overall_accuracy"] == pytest.approx(
+        metrics["models"]["rf"]["center"]["overall_accuracy"]
+    )
+    rf = saved["models"]["rf"]
+    assert rf["center"]["overall_accuracy"] > rf["majority_class_accuracy"] + 0.2
+    assert rf["window"]["overall_accuracy"] >= rf["center"]["overall_accuracy"]
+    assert saved["data"]["split"]["AT"] == {"train": 28, "val": 6, "test": 6}
+    assert saved["data"]["files"]["DE"]["sha256"]
+    assert saved["seed"] == 3 and saved["versions"]["numpy"]
+    assert saved["failed"] == []
+    report = (out / "report.md").read_text()
+    assert "| rf |" in report and "placeholder" in report
+    if saved["versions"]["matplotlib"]:
+        assert (out / "confusion_rf.png").stat().st_size > 0
+        assert (out / "f1_window.png").exists()
+    again = run(_config(demo_dir, tmp_path, ("rf",)), legend=legend)
+    assert all(f["from_cache"] for f in again["data"]["files"].values())
+    assert again["models"]["rf"]["center"] == metrics["models"]["rf"]["center"]
+
+
+def test_failed_model_is_recorded_not_fatal(
+    demo_dir: Path, tmp_path: Path, legend: StandInLegend
+) -> None:
+    pytest.importorskip("sklearn")
+    from benchmark.run import run
+
+    cfg = _config(demo_dir, tmp_path, ("rf",))
+    cfg = BenchmarkConfig(**{**cfg.__dict__, "split_fractions": (0.0, 0.0, 1.0)})
+    metrics = run(cfg, legend=legend)
+    assert metrics["failed"] == ["rf"] and "training" in metrics["models"]["rf"]["error"]
+    assert (tmp_path / "report" / "report.md").exists()
+
+
+def test_config_rejects_unknown_model(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown svm"):
+        BenchmarkConfig(data_dir=tmp_path, out_dir=tmp_path, models=("svm",))
+
+
+def test_cli_runs_rf_with_real_legend(demo_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    pytest.importorskip("lucas.legend")
+    from benchmark.cli import benchmark
+
+    result = CliRunner().invoke(benchmark, [
+        "--data", str(demo_dir), "--countries", "at", "--legend", "landcover",
+        "--models", "rf", "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"),
+        "--mask-classes", "0,1,3,8,9,10", "--seed", "1",
+    ])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert saved["config"]["countries"] == ["AT"] and len(saved["classes"]) == 9
+
+
+def test_cli_reports_bad_options(demo_dir: Path, tmp_path: Path) -> None:
+    from benchmark.cli import benchmark
+
+    result = CliRunner().invoke(benchmark, [
+        "--data", str(demo_dir), "--countries", "FR", "--out", str(tmp_path / "r"),
+        "--models", "rf",
+    ])
+    assert result.exit_code != 0 and "no file for FR" in result.output
+
+
+def test_cli_import_loads_neither_torch_nor_sklearn() -> None:
+    code = (
+        "import sys, benchmark.cli, benchmark.run, benchmark.models;"
+        "bad = [m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_missing_extra_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmark import deps
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch → ImportError
+    with pytest.raises(deps.MissingExtraError, match=r"pip install torch==2.13.0"):
+        deps.check_models(("rf", "vit"))
