@@ -1,0 +1,252 @@
+"""A deterministic demo archive: a year of Sentinel-2 L2A over LUCAS points, offline.
+
+``build_demo(out_dir)`` writes, from a seed and nothing else:
+
+- ``stac/catalog.json``: a static STAC catalog (Earth Search item layout) of two real MGRS
+  tiles of different UTM zones, 32TQT (EPSG:32632) and 33TTN (EPSG:32633), overlapping at
+  12°E near Wörgl, Tyrol; one item per tile per pass (R022/R065, S2A/S2B, every ~2.5 days);
+  11 GeoTIFFs per item (tiled, DEFLATE, COG layout, sparse) on the native 10 m / 20 m grids;
+  clouds, shadows, cirrus, snow and swath no-data wedges consistent with each item's
+  properties;
+- ``lucas_harmo_uf_<year>.csv``: the LUCAS points (real 2 km LAEA grid nodes) in the JRC
+  harmonised schema, labelled with the land cover the rasters show;
+- ``demo.json``: the parameters, tiles, points and *markers*.
+
+Markers are pixel-exact checks for tests: a distinctive (but plausible) value written into
+exactly the pixel holding a point's theoretical location in one band of one clear-sky item.
+On the two marker passes one tile's item exceeds the 5 % scene no-data limit, so the
+pipeline must take the other tile's item, including across the zone boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lucas.errors import ConfigError
+from pipeline.demo_geo import LAEA_EPSG, Layout, Node, plan_layout
+from pipeline.demo_landcover import CLASSES, LandCover
+from pipeline.demo_lucas import SurveyedPoint, lucas_rows, write_lucas_csv
+from pipeline.demo_scenes import Marker, SceneMaker, marker_plan, processing_baseline
+from pipeline.demo_sky import plan_datatakes
+from pipeline.demo_stac import save_catalog
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WINDOW_M = 840.0  # the 640 m patch + margin for its reprojection into the other zone
+MANIFEST = "demo.json"
+
+
+@dataclass(frozen=True)
+class DemoArchive:
+    """What build_demo wrote."""
+
+    root: Path
+    catalog_path: Path  # stac/catalog.json
+    lucas_path: Path  # the harmonised LUCAS CSV
+    points: int
+    scenes: int  # STAC items (two per datatake)
+    datatakes: int
+    item_ids: tuple[str, ...]
+    point_ids: tuple[int, ...]
+    markers: tuple[Marker, ...]
+
+
+def build_demo(
+    out_dir: Path,
+    *,
+    n_points: int = 96,
+    step_days: float = 2.5,
+    year: int = 2018,
+    seed: int = 0,
+    extent_km: float | tuple[float, float] | None = None,
+    window_m: float | None = DEFAULT_WINDOW_M,
+    workers: int = 2,
+) -> DemoArchive:
+    """Build the demo archive in ``out_dir`` (created; replaced if it holds a previous demo).
+
+    ``n_points`` LUCAS points (2 to 400); a pass every ``step_days`` days (1 to 120) through
+    ``year`` (2017 to 2024; from 2022 on, processing baseline 04.00 with the +1000 BOA
+    offset); ``extent_km`` the side (or (width, height)) of the area, None = just enough for
+    ``n_points``; ``window_m`` the side of the rendered square around each point, None = the
+    whole rasters (only sensible for a few points); ``workers`` processes render passes in
+    parallel (capped by the CPU count, 1 for short years; the output does not depend on it).
+    Same arguments, same bytes.
+    """
+    out_dir = Path(out_dir).resolve()  # pystac resolves relative asset hrefs against items
+    _check_args(out_dir, n_points, window_m, workers)
+    processing_baseline(year)  # rejects an unsupported year before anything is written
+    plan = plan_demo(n_points, seed, extent_km)
+    layout, landcover, points = plan.layout, plan.landcover, plan.points
+    datatakes = plan_datatakes(year, step_days, seed)
+    tmp = out_dir.with_name(f".{out_dir.name}.partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "stac").mkdir(parents=True)
+    log.info(
+        "demo: %d points, %d passes × %d tiles", len(points), len(datatakes), len(layout.tiles)
+    )
+    lucas_name = f"lucas_harmo_uf_{year}.csv"
+    try:
+        maker = SceneMaker(layout, landcover, points, window_m, year, seed)
+        specs = marker_plan(datatakes, plan.west, plan.east)
+        items, markers = maker.write_all(tmp / "stac", datatakes, specs, workers)
+        catalog = save_catalog(tmp / "stac", items, year)
+        write_lucas_csv(tmp / lucas_name, lucas_rows(points, year, seed))
+        archive_args = {"n_points": n_points, "step_days": step_days, "year": year,
+                        "seed": seed, "extent_km": extent_km, "window_m": window_m}  # fmt: skip
+        _write_manifest(tmp / MANIFEST, archive_args, layout, points, markers)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _replace_dir(tmp, out_dir)
+    return DemoArchive(
+        root=out_dir,
+        catalog_path=out_dir / catalog.relative_to(tmp),
+        lucas_path=out_dir / lucas_name,
+        points=len(points),
+        scenes=len(items),
+        datatakes=len(datatakes),
+        item_ids=tuple(it.id for it in items),
+        point_ids=tuple(p.node.point_id for p in points),
+        markers=tuple(markers),
+    )
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """The demo's ground: layout, land-cover map and surveyed points (tests use it too)."""
+
+    layout: Layout
+    landcover: LandCover
+    points: list[SurveyedPoint]
+    west: Node  # marker carrier in both tiles, lon < 12
+    east: Node  # marker carrier in both tiles, lon > 12
+    lake: Node  # the point in the lake
+
+
+def plan_demo(
+    n_points: int, seed: int, extent_km: float | tuple[float, float] | None = None
+) -> DemoPlan:
+    """Where the points are and what the ground is, before any raster is drawn."""
+    layout = plan_layout(n_points, extent_km)
+    west, east = _marker_nodes(layout)
+    lake = _lake_node(layout, (west, east), seed)
+    landcover = LandCover(seed, (lake.x + 90.0, lake.y - 60.0), (west.x + 1000.0, west.y + 1000.0))
+    points = _choose_points(layout, landcover, n_points, (west, east, lake), seed)
+    return DemoPlan(layout, landcover, points, west, east, lake)
+
+
+def _check_args(out_dir: Path, n_points: int, window_m: float | None, workers: int) -> None:
+    if not 2 <= n_points <= 400:
+        raise ConfigError(f"n_points={n_points}: the demo takes 2 to 400 points")
+    if workers < 1:
+        raise ConfigError(f"workers={workers}: at least 1")
+    if window_m is not None and window_m < 720:
+        raise ConfigError(f"window_m={window_m}: at least 720 m (the 640 m patch + margin)")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+        raise ConfigError(f"{out_dir} is not empty and holds no demo; choose another --out")
+
+
+def _marker_nodes(layout: Layout) -> tuple[Node, Node]:
+    """The nodes nearest the centre in both tiles, west and east of 12°E (marker carriers)."""
+    both = [n for n in layout.nodes if len(layout.coverage[n.point_id]) == 2]
+    cx = sum(n.x for n in layout.nodes) / len(layout.nodes)
+    cy = sum(n.y for n in layout.nodes) / len(layout.nodes)
+    out = []
+    for side in (-1, 1):
+        cands = [n for n in both if (n.lon - 12.0) * side > 0.0005]
+        if not cands:
+            raise ConfigError("demo extent too small: no point in both tiles on each side of 12°E")
+        out.append(min(cands, key=lambda n: (n.x - cx) ** 2 + (n.y - cy) ** 2))
+    return out[0], out[1]
+
+
+def _lake_node(layout: Layout, taken: tuple[Node, ...], seed: int) -> Node:
+    """A node for the lake (a G11 point): in both tiles if possible, away from the markers."""
+    used = {t.point_id for t in taken}
+    cands = [n for n in layout.nodes if n.point_id not in used and layout.coverage[n.point_id]]
+    both = [n for n in cands if len(layout.coverage[n.point_id]) == 2]
+    pool = both or cands
+    rng = np.random.default_rng([seed, 77])
+    return pool[int(rng.integers(len(pool)))]
+
+
+def _choose_points(
+    layout: Layout,
+    landcover: LandCover,
+    n_points: int,
+    required: tuple[Node, ...],
+    seed: int,
+) -> list[SurveyedPoint]:
+    """``n_points`` nodes held by a tile: the required ones, one of each class, then random."""
+    nodes = [n for n in layout.nodes if layout.coverage[n.point_id]]
+    if len(nodes) < n_points:
+        raise ConfigError(f"only {len(nodes)} grid nodes lie in a tile; lower n_points")
+    cls, _ = landcover.classify(
+        np.array([n.x for n in nodes], float), np.array([n.y for n in nodes], float)
+    )
+    rng = np.random.default_rng([seed, 91])
+    order = [int(i) for i in rng.permutation(len(nodes))]
+    chosen = [nodes.index(r) for r in required]
+    for c in range(len(CLASSES)):
+        first = next((i for i in order if cls[i] == c), None)
+        if first is not None and first not in chosen and len(chosen) < n_points:
+            chosen.append(first)
+    chosen += [i for i in order if i not in chosen][: n_points - len(chosen)]
+    picked = sorted(chosen[:n_points], key=lambda i: nodes[i].point_id)
+    return [SurveyedPoint(nodes[i], CLASSES[int(cls[i])]) for i in picked]
+
+
+def _write_manifest(
+    path: Path,
+    args: Mapping[str, object],
+    layout: Layout,
+    points: list[SurveyedPoint],
+    markers: list[Marker],
+) -> None:
+    """demo.json: how the demo was made and what is where (deterministic JSON)."""
+    doc = {
+        "generator": "sen4map-etl demo",
+        "args": args,
+        "laea_epsg": LAEA_EPSG,
+        "extent_laea": list(layout.extent),
+        "tiles": [
+            {
+                "name": t.name,
+                "epsg": t.epsg,
+                "bounds": list(t.bounds),
+                "shape_10m": list(t.shape(10)),
+            }
+            for t in layout.tiles
+        ],
+        "points": [
+            {
+                "point_id": p.node.point_id,
+                "lc1": p.land.code,
+                "tiles": list(layout.coverage[p.node.point_id]),
+            }
+            for p in points
+        ],
+        "markers": [asdict(m) for m in markers],
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def _replace_dir(tmp: Path, out_dir: Path) -> None:
+    """Move the finished build into place (a previous demo there is removed first)."""
+    if out_dir.exists():
+        if (out_dir / MANIFEST).is_file():
+            shutil.rmtree(out_dir)
+        else:
+            out_dir.rmdir()  # empty (checked before building)
+    tmp.rename(out_dir)
+
+
+__all__ = ["DemoArchive", "DemoPlan", "Marker", "build_demo", "plan_demo"]
