@@ -48,12 +48,16 @@ Evaluate = Callable[[Any], Any]
 
 def year_collection(year: int, scene_filter: SceneFilter) -> ee.ImageCollection:
     """The year's S2 L2A (harmonised) images under the scene-level thresholds."""
-    return (
-        ee.ImageCollection(COLLECTION)
-        .filterDate(f"{year}-01-01", f"{year + 1}-01-01")
-        .filter(ee.Filter.lt("CLOUDY_PIXEL_PERCENTAGE", scene_filter.max_cloud_cover))
-        .filter(ee.Filter.lt("NODATA_PIXEL_PERCENTAGE", scene_filter.max_nodata_percent))
-    )
+    images = ee.ImageCollection(COLLECTION).filterDate(f"{year}-01-01", f"{year + 1}-01-01")
+    if scene_filter.filters_cloud:
+        images = images.filter(
+            ee.Filter.lt("CLOUDY_PIXEL_PERCENTAGE", scene_filter.max_cloud_cover)
+        )
+    if scene_filter.filters_nodata:
+        images = images.filter(
+            ee.Filter.lt("NODATA_PIXEL_PERCENTAGE", scene_filter.max_nodata_percent)
+        )
+    return images
 
 
 def scene_query(

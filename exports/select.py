@@ -128,9 +128,9 @@ def _filter_reason(scene: Scene, year: int, sf: SceneFilter, bands: Sequence[str
     """The first scene filter the scene fails (strict ``<`` thresholds), or None."""
     if scene.acquired.year != year:
         return "wrong_year", f"wrong year {scene.acquired.year} (want {year})"
-    if not scene.cloud_cover < sf.max_cloud_cover:
+    if sf.filters_cloud and not scene.cloud_cover < sf.max_cloud_cover:
         return "cloud", f"cloud cover {scene.cloud_cover:g} % >= {sf.max_cloud_cover:g} %"
-    if not scene.nodata_percent < sf.max_nodata_percent:
+    if sf.filters_nodata and not scene.nodata_percent < sf.max_nodata_percent:
         return "scene_nodata", (
             f"scene no-data {scene.nodata_percent:g} % >= {sf.max_nodata_percent:g} %"
         )

@@ -55,6 +55,20 @@ class SceneFilter:
     max_nodata_percent: float = 5.0
     buffer_m: float = DEFAULT_BUFFER_M
 
+    # A threshold of 100 % switches its filter off (a scene can be 100 % cloudy).
+    @property
+    def filters_cloud(self) -> bool:
+        return self.max_cloud_cover < 100.0
+
+    @property
+    def filters_nodata(self) -> bool:
+        return self.max_nodata_percent < 100.0
+
+    def keeps(self, cloud_cover: float, nodata_percent: float) -> bool:
+        return (not self.filters_cloud or cloud_cover < self.max_cloud_cover) and (
+            not self.filters_nodata or nodata_percent < self.max_nodata_percent
+        )
+
 
 @dataclass(frozen=True)
 class Scene:

@@ -31,13 +31,9 @@ def ingest_summary(result: IngestResult, seconds: float) -> StageSummary:
     summary.counts["kept"] = len(result.points)
     summary.counts["rejected"] = len(result.rejects)
     if len(result.rejects):
-        summary.reasons.update(result.rejects["reason"].value_counts().to_dict())
+        by_reason = result.rejects["reason"].value_counts()
+        summary.reasons.update({str(k): int(v) for k, v in by_reason.items()})
     summary.notes.extend(result.warnings)
-    if len(result.location_mismatches):
-        summary.notes.append(
-            f"{len(result.location_mismatches)} points whose th_lat/th_long differ from the "
-            "POINT_ID grid position by more than 1 m (listed in location_mismatches.csv)"
-        )
     return summary
 
 

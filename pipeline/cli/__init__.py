@@ -64,7 +64,7 @@ def _register() -> None:
     for command in (ingest, run, status, demo):
         main.add_command(command)
     try:
-        from benchmark.cli import benchmark  # type: ignore[attr-defined]
+        from benchmark.cli import benchmark
     except ImportError:  # the benchmark stage is optional and may be absent
         return
     main.add_command(benchmark)
