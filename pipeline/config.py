@@ -19,6 +19,7 @@ from exports.source import ALL_BANDS
 from lucas.errors import ConfigError
 
 SOURCES = ("stac", "gee")
+MODES = ("fast", "batch")
 FIRST_S2_YEAR = 2015  # Sentinel-2A's first images (June 2015); L2A archives start then or later
 
 
@@ -43,8 +44,19 @@ class RunConfig:
     force: bool = False
     retry_failed: bool = False
     fail_fast: bool = False
+    retries: int = 3  # in-run attempts of a point whose failure is transient
+    # stac source: a static catalog (catalog) or a STAC API (stac_url + collection)
+    stac_url: str | None = None
+    collection: str = "sentinel-2-l2a"
+    # gee source
     project: str | None = None
     gee_key_file: Path | None = None
+    mode: str = "fast"  # gee: "fast" (computePixels) or "batch" (Export tasks to GCS)
+    gcs_bucket: str | None = None
+    gcs_prefix: str = "sen4map-etl"
+    # scale-out and fault injection (demos and tests of resilience)
+    scheduler: str | None = None  # Dask: "tcp://HOST:8786" or "local[:N]"
+    inject_faults: float = 0.0  # share of reads failing on purpose (transient; 1/20 permanent)
 
     def thresholds(self) -> dict[str, float]:
         return {
@@ -60,6 +72,8 @@ class RunConfig:
             "year": self.year,
             "source": self.source,
             "catalog": str(self.catalog.resolve()) if self.catalog else None,
+            "stac_url": self.stac_url,
+            "collection": self.collection if self.stac_url else None,
             "lucas": str(self.lucas.resolve()) if self.lucas else None,
             "bands": list(self.bands),
             **self.thresholds(),
@@ -69,8 +83,9 @@ class RunConfig:
 
 
 _PATH_KEYS = {"out", "lucas", "catalog", "gee_key_file"}
-_FLOAT_KEYS = {"max_cloud_cover", "max_scene_nodata", "max_patch_nodata", "buffer_m"}
-_INT_KEYS = {"year", "workers", "batch_size"}
+_FLOAT_KEYS = {"max_cloud_cover", "max_scene_nodata", "max_patch_nodata", "buffer_m",
+               "inject_faults"}
+_INT_KEYS = {"year", "workers", "batch_size", "retries"}
 _BOOL_KEYS = {"force", "retry_failed", "fail_fast"}
 _ALIASES = {"country": "countries"}  # the flag's name works in the file too
 
@@ -170,6 +185,12 @@ def _validate(cfg: RunConfig, origin: Mapping[str, str]) -> None:
         fail("workers", "between 1 and 64 workers")
     if cfg.batch_size < 1:
         fail("batch_size", "at least 1 point per batch")
+    if not 1 <= cfg.retries <= 20:
+        fail("retries", "between 1 and 20 attempts")
+    if cfg.mode not in MODES:
+        fail("mode", f"unknown mode '{cfg.mode}'; choose one of {', '.join(MODES)}")
+    if not 0.0 <= cfg.inject_faults < 1.0:
+        fail("inject_faults", "a share between 0 and 1 (e.g. 0.2)")
     bad = [b for b in cfg.bands if b not in ALL_BANDS]
     if bad:
         fail("bands", f"unknown band(s) {', '.join(bad)}; valid: {', '.join(ALL_BANDS)}")

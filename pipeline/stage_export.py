@@ -42,13 +42,16 @@ STAGE = "export"
 NO_SCENE = "no usable scene"
 
 
+PointItem = tuple[PointRequest, list[Scene], dict[str, Any]]
+
+
 @dataclass
 class ExportJob:
     """A batch of neighbouring points of one country, picklable for worker processes."""
 
     country: str
     stage_dir: Path
-    points: list[tuple[PointRequest, list[Scene], dict[str, Any]]]
+    points: list[PointItem]
     bands: tuple[str, ...]
     max_patch_nodata: float
 
@@ -129,16 +132,59 @@ def run_export(
     jobs = list(_plan_jobs(cfg, ledger, points_by_country, summary))
     advance = progress.start(STAGE, sum(len(j.points) for j in jobs))
     try:
-        # Earth Engine's limit is the project quota, which one process's thread pool already
-        # saturates (cfg.workers are its threads): it always runs in this process.
-        if cfg.workers <= 1 or len(jobs) <= 1 or source.name == "gee":
-            _run_inline(cfg, ledger, source, jobs, summary, advance)
-        else:
-            _run_pool(cfg, ledger, jobs, summary, advance)
+        for attempt in range(1, cfg.retries + 1):
+            retry = _run_jobs(cfg, ledger, source, jobs, summary, advance)
+            if not retry or stop_requested():
+                break
+            if attempt == cfg.retries:
+                summary.counts["failed"] += len(retry)
+                summary.reasons["point failed: transient errors on every attempt"] += len(retry)
+                summary.notes.append(
+                    f"{len(retry)} point(s) still failing after {cfg.retries} attempts; "
+                    "the next run retries them"
+                )
+                break
+            summary.counts["retried"] += len(retry)
+            time.sleep(min(2.0 ** attempt, 30.0))  # let a throttled or flaky service recover
+            jobs = _regroup(cfg, retry)
     finally:
         progress.stop(STAGE)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _run_jobs(
+    cfg: RunConfig,
+    ledger: Ledger,
+    source: ImagerySource,
+    jobs: Sequence[ExportJob],
+    summary: StageSummary,
+    advance: Any,
+) -> list[tuple[ExportJob, PointItem]]:
+    """Run the jobs; return the points whose failure was transient, to try again."""
+    outcomes: list[tuple[ExportJob, ExportOutcome]] = []
+    # Earth Engine's limit is the project quota, which one process's thread pool already
+    # saturates (cfg.workers are its threads): it always runs in this process.
+    if cfg.workers <= 1 or len(jobs) <= 1 or source.name == "gee":
+        _run_inline(cfg, ledger, source, jobs, summary, advance, outcomes)
+    else:
+        _run_pool(cfg, ledger, jobs, summary, advance, outcomes)
+    retry = []
+    for job, outcome in outcomes:
+        if outcome.state == FAILED and outcome.payload.get("transient"):
+            item = next(p for p in job.points if p[0].point_id == outcome.point_id)
+            retry.append((job, item))
+    return retry
+
+
+def _regroup(cfg: RunConfig, retry: Sequence[tuple[ExportJob, PointItem]]) -> list[ExportJob]:
+    jobs = []
+    for job in {id(j): j for j, _ in retry}.values():
+        items = [item for j, item in retry if j is job]
+        for batch in chunked(items, cfg.batch_size):
+            jobs.append(ExportJob(job.country, job.stage_dir, list(batch), job.bands,
+                                  job.max_patch_nodata))
+    return jobs
 
 
 def _plan_jobs(
@@ -155,7 +201,7 @@ def _plan_jobs(
         selections = {u.key: u.payload for u in ledger.units("select", prefix, state=DONE)}
         exported = {u.key: u for u in ledger.units(STAGE, prefix)}
         attrs = attribute_records(points)
-        todo: list[tuple[PointRequest, list[Scene], dict[str, Any]]] = []
+        todo: list[PointItem] = []
         from pipeline.points import point_requests
 
         for req in point_requests(points):
@@ -190,10 +236,12 @@ def _run_inline(
     jobs: Sequence[ExportJob],
     summary: StageSummary,
     advance: Any,
+    outcomes: list[tuple[ExportJob, ExportOutcome]],
 ) -> None:
     for job in jobs:
         for outcome in export_job(source, job):
             _record(cfg, ledger, job.country, [outcome], summary)
+            outcomes.append((job, outcome))
             advance(1)
             if stop_requested():
                 return
@@ -205,6 +253,7 @@ def _run_pool(
     jobs: Sequence[ExportJob],
     summary: StageSummary,
     advance: Any,
+    outcomes: list[tuple[ExportJob, ExportOutcome]],
 ) -> None:
     ctx = mp.get_context("forkserver")
     with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=_init_worker,
@@ -223,9 +272,10 @@ def _run_pool(
             finished, _ = wait(running, return_when="FIRST_COMPLETED")
             for fut in finished:
                 job = running.pop(fut)
-                outcomes = fut.result()
-                _record(cfg, ledger, job.country, outcomes, summary)
-                advance(len(outcomes))
+                done = fut.result()
+                _record(cfg, ledger, job.country, done, summary)
+                outcomes.extend((job, o) for o in done)
+                advance(len(done))
                 submit_next()
 
 
@@ -238,12 +288,14 @@ def _record(
 ) -> None:
     updates = []
     for o in outcomes:
-        summary.counts[o.state] += 1
+        transient = o.state == FAILED and bool(o.payload.get("transient"))
+        # A transient failure is tried again in this run: counted as failed only at the end.
+        summary.counts["transient errors" if transient else o.state] += 1
         if o.state == DONE:
             summary.counts["time steps"] += int(o.payload.get("steps", 0))
         if o.state == SKIPPED:
             summary.reasons[f"point skipped: {o.payload.get('reason', o.error)}"] += 1
-        if o.state == FAILED:
+        if o.state == FAILED and not transient:
             summary.reasons[f"point failed: {o.error}"] += 1
             if cfg.fail_fast:
                 ledger.record(STAGE, [UnitUpdate(point_key(cfg.year, country, o.point_id),

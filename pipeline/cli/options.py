@@ -54,18 +54,26 @@ source_options = _stack(
                  help=f"Imagery source [default: {_D.source}]."),
     click.option("--catalog", type=click.Path(path_type=Path),
                  help="Static STAC catalog: its catalog.json or the folder holding it."),
+    click.option("--stac-url", help="A STAC API to search instead of --catalog "
+                 "(e.g. https://earth-search.aws.element84.com/v1)."),
+    click.option("--collection", help="STAC API collection [default: sentinel-2-l2a]."),
     click.option("--project", help="Earth Engine cloud project (--source gee)."),
     click.option("--gee-key-file", type=click.Path(path_type=Path, dir_okay=False),
                  help="Service-account key file for Earth Engine (--source gee)."),
+    click.option("--mode", type=click.Choice(["fast", "batch"]),
+                 help="Earth Engine path: fast (computePixels) or batch (Export tasks) "
+                 "[default: fast]."),
+    click.option("--gcs-bucket", help="Cloud Storage bucket of batch exports (--mode batch)."),
+    click.option("--gcs-prefix", help="Object prefix of batch exports [default: sen4map-etl]."),
     click.option("--bands", help="Bands to export, comma-separated [default: all: "
                  f"{','.join(_D.bands)}]."),
     click.option("--max-cloud-cover", type=float,
-                 help=f"Keep scenes with cloud cover < this %% [default: {_D.max_cloud_cover:g}]."),
+                 help=f"Keep scenes with cloud cover < this % [default: {_D.max_cloud_cover:g}]."),
     click.option("--max-scene-nodata", type=float,
-                 help="Keep scenes with no-data < this %% of the scene "
+                 help="Keep scenes with no-data < this % of the scene "
                  f"[default: {_D.max_scene_nodata:g}]."),
     click.option("--max-patch-nodata", type=float,
-                 help="Drop time steps whose 64×64 patch has more no-data than this %% "
+                 help="Drop time steps whose 64×64 patch has more no-data than this % "
                  f"[default: {_D.max_patch_nodata:g}]."),
     click.option("--buffer-m", type=float,
                  help="The scene footprint must contain this buffer around the point, metres "
@@ -76,6 +84,11 @@ work_options = _stack(
     click.option("--workers", type=int, help=f"Parallel export processes [default: {_D.workers}]."),
     click.option("--batch-size", type=int,
                  help=f"Neighbouring points read together [default: {_D.batch_size}]."),
+    click.option("--retries", type=int,
+                 help=f"Attempts per point when failures are transient [default: {_D.retries}]."),
+    click.option("--scheduler", help="Run the export on Dask: tcp://HOST:8786 or local[:N]."),
+    click.option("--inject-faults", type=float,
+                 help="Make this share of reads fail on purpose (resilience demos), e.g. 0.2."),
     click.option("--force", is_flag=True, default=None, help="Redo everything for this year."),
     click.option("--retry-failed", is_flag=True, default=None,
                  help="Retry points that failed permanently in an earlier run."),

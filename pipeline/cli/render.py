@@ -17,6 +17,8 @@ from rich.table import Table
 from pipeline.cli.console import console, err_console
 from pipeline.report import RunSummary, StageSummary
 
+MAX_REASONS = 12
+
 
 class RichProgress:
     """Progress bars on stderr, one per long stage."""
@@ -55,8 +57,13 @@ def stage_table(summary: StageSummary) -> Table:
     table.add_column(justify="right")
     for name, n in summary.counts.items():
         table.add_row(name, f"{n:,}")
-    for reason, n in sorted(summary.reasons.items(), key=lambda kv: -kv[1]):
+    reasons = sorted(summary.reasons.items(), key=lambda kv: -kv[1])
+    for reason, n in reasons[:MAX_REASONS]:
         table.add_row(f"  {reason}", f"{n:,}", style="yellow")
+    if len(reasons) > MAX_REASONS:
+        rest = sum(n for _, n in reasons[MAX_REASONS:])
+        table.add_row(f"  … {len(reasons) - MAX_REASONS} more reasons (etl status)", f"{rest:,}",
+                      style="yellow")
     for note in summary.notes:
         table.add_row(f"  note: {note}", "", style="dim")
     return table
