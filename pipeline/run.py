@@ -40,7 +40,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
             summary.nothing_to_do = True
             summary.outputs = [str(cfg.out / str(cfg.year) / f"{cc}.h5") for cc in cfg.countries]
             return summary
-        source = make_source(cfg)
+        source = make_source(cfg, ledger)
         summary.stages.append(run_select(cfg, ledger, source, requests, progress))
         if stop_requested():
             summary.interrupted = True
