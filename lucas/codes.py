@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+import pandas as pd
+
 from lucas.errors import ConfigError
 
 NOT_RELEVANT_CODE = "8"
@@ -30,6 +32,15 @@ NUTS0_2018: tuple[str, ...] = (
 )  # fmt: skip
 NUTS0_2022: tuple[str, ...] = tuple(c for c in NUTS0_2018 if c != "UK")
 """LUCAS 2022 covers EU-27 (NUTS 2021): no UK."""
+
+LC_CODE_SHAPE = r"[A-H][0-9X]{2}[0-9A-Z]?"
+"""What a LUCAS LC code looks like (``A00`` … ``H23``, ``BX1``, ``CXX1`` …), upper-cased.
+
+Why a shape and not only the list: each survey revises the nomenclature (LUCAS 2022 has
+codes and photo-interpretation aggregates our 2018-based list may lack), so a code of this
+shape that the list does not have is kept, with an empty label, and reported as unmapped by
+the legends; only values that are no LC code at all (``Z99``, ``8``) are rejected.
+"""
 
 # ISO 3166 spellings users type, and the LUCAS spelling they mean.
 _ISO_ALIASES = {"GR": "EL", "GB": "UK"}
@@ -124,6 +135,18 @@ def normalise_countries(
             f"{year_txt}: {', '.join(valid)} or ALL (flag --country)"
         )
     return tuple(dict.fromkeys(cleaned))
+
+
+def not_in_lc_list(codes_: pd.Series) -> dict[str, int]:
+    """Count of each distinct (upper-cased) code of ``codes_`` missing from the LC code list.
+
+    Ingest keeps such codes when they have the LC shape (:data:`LC_CODE_SHAPE`) and reports
+    them with these counts, most frequent first.
+    """
+    text = codes_.dropna().astype("str").str.strip().str.upper()
+    missing = text[(text != "") & ~text.isin(list(lc_codes()))]
+    counts = missing.value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
 def unknown_lc(codes: Iterable[str]) -> list[str]:

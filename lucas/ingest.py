@@ -21,8 +21,10 @@ import geopandas as gpd
 import pandas as pd
 
 from lucas import codes
+from lucas.columns import rename_map
 from lucas.errors import ConfigError
 from lucas.formats import check_format, detect_format, get_format
+from lucas.legend import unmapped_report
 from lucas.location import location_mismatches
 from lucas.normalise import Normalised, normalise
 from lucas.reader import read_table
@@ -71,8 +73,16 @@ class IngestResult:
             "kept_by_country": {str(k): int(v) for k, v in per_country.items()},
             "location_mismatches": len(self.location_mismatches),
             "coordinate_source": self.coordinate_source,
+            "lc1_not_in_code_list": codes.not_in_lc_list(self.lc1_codes()),
+            "unmapped_by_legend": unmapped_report(self.lc1_codes()),
             "warnings": list(self.warnings),
         }
+
+    def lc1_codes(self) -> pd.Series:
+        """The kept points' LC1 codes (what the legends classify)."""
+        if "lc1" not in self.points:
+            return pd.Series([], dtype="string")
+        return self.points["lc1"]
 
 
 def _resolve_year(norm: Normalised, year: int | None, fmt_year: int | None, path: Path) -> int:
@@ -130,12 +140,15 @@ def ingest_table(
     log.info("%s: %s, %d rows", path, table_format.name, len(raw.frame) + len(raw.bad_rows))
 
     norm = normalise(raw, table_format)
-    survey_year = _resolve_year(norm, year, table_format.year, path)
+    # A year column (SURVEY_YEAR in a later survey's table) beats the layout's own year.
+    year_column = "year" in rename_map(table_format.name, raw.header).values()
+    layout_year = None if year_column else table_format.year
+    survey_year = _resolve_year(norm, year, layout_year, path)
     selected = codes.normalise_countries(countries, survey_year)
     warnings = list(norm.warnings)
     if raw.blank_lines:
         warnings.append(f"{raw.blank_lines} empty line(s) ignored")
-    if table_format.year is not None and survey_year != table_format.year:
+    if layout_year is not None and survey_year != layout_year:
         warnings.append(
             f"the {table_format.name} table is a {table_format.year} survey but year "
             f"{survey_year} was requested: every row is rejected as wrong_year"
@@ -151,6 +164,14 @@ def ingest_table(
 
     kept = norm.frame if keep.all() else norm.frame.loc[keep].reset_index(drop=True)
     kept_rows = norm.rows[keep]
+    new_codes = codes.not_in_lc_list(kept["lc1"])
+    if new_codes:
+        listed = ", ".join(f"{c} ({n})" for c, n in list(new_codes.items())[:10])
+        warnings.append(
+            f"{sum(new_codes.values())} kept point(s) have an LC1 code that is not in the LUCAS "
+            f"code list (new in this survey, or an aggregate): {listed}; kept with an empty "
+            "lc1_label, and no built-in legend maps them (see unmapped_by_legend)"
+        )
     mismatches = location_mismatches(kept.assign(row=kept_rows))
     if len(mismatches):
         warnings.append(

@@ -79,6 +79,31 @@ class Legend:
         return sorted(values - self.mapping.keys())
 
 
+    def unmapped_counts(self, codes_: pd.Series) -> dict[str, int]:
+        """Points per code of ``codes_`` that no class claims, most frequent first.
+
+        Why counts: a survey year brings codes a legend was not written for (LUCAS 2022's
+        new codes, photo-interpretation aggregates such as ``C00``); the user needs to see
+        how many points each one leaves out of the benchmark to decide whether to extend
+        the legend.
+        """
+        keys = codes_.dropna().astype("string").str.strip().str.upper()
+        left = keys[(keys != "") & ~keys.isin(list(self.mapping))].value_counts()
+        ordered = sorted(left.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+        return {str(k): int(v) for k, v in ordered}
+
+
+def unmapped_report(
+    codes_: pd.Series, legends: Iterable[str | Path] = BUILTIN
+) -> dict[str, dict[str, int]]:
+    """Per legend (by name), the codes of ``codes_`` it leaves unmapped, with point counts."""
+    out: dict[str, dict[str, int]] = {}
+    for which in legends:
+        legend = load_legend(which)
+        out[legend.name] = legend.unmapped_counts(codes_)
+    return out
+
+
 def _matches(pattern: str, known: Iterable[str]) -> list[str]:
     if pattern.endswith("*"):
         prefix = pattern[:-1]

@@ -29,12 +29,13 @@ REASONS: tuple[str, ...] = (
     "duplicate_point_id",  # the id appears on several rows of the year: all are rejected
     "out_of_eu",  # LUCAS 2022 SURVEY_OBS_TYPE 6: the point lies out of the EU
     "missing_lc1",  # no land-cover code
-    "unknown_lc1",  # LC1 not in the LC code list (levels 1-3, PI-only codes)
+    "unknown_lc1",  # LC1 neither in the LC code list nor shaped like an LC code
     "bad_coordinates",  # theoretical coordinates empty or not numbers
     "outside_europe",  # theoretical point outside EUROPE_BBOX
 )
 REJECT_COLUMNS = ("row", "point_id", "reason", "detail")
 OUT_OF_EU_OBS_TYPE = "6"
+OUT_OF_EU_LABEL = "OUT OF EU"  # the decoded form of the same value, upper-cased
 
 
 @dataclass(frozen=True)
@@ -93,13 +94,14 @@ def _reasons(norm: Normalised, sel: Selection, fmt_name: str) -> tuple[pd.Series
 
     if fmt_name == LUCAS2022 and "obs_type" in df:
         obs = df["obs_type"].astype("str").str.strip().str.replace(r"\.0$", "", regex=True)
-        mark(obs == OUT_OF_EU_OBS_TYPE, "out_of_eu",
-             lambda m: "SURVEY_OBS_TYPE 6: the point is out of the EU")
+        out = (obs == OUT_OF_EU_OBS_TYPE) | (obs.str.upper() == OUT_OF_EU_LABEL)
+        mark(out, "out_of_eu", lambda m: "SURVEY_OBS_TYPE 6: the point is out of the EU")
 
     lc1 = df["lc1"].astype("str")
     mark(lc1.isna(), "missing_lc1", lambda m: "LC1 is empty")
-    known = list(codes.lc_codes())
-    mark(~lc1.isin(known), "unknown_lc1",
+    # A code of the LC shape that the list lacks (new in a later survey) is kept; see codes.
+    known = lc1.isin(list(codes.lc_codes())) | lc1.str.fullmatch(codes.LC_CODE_SHAPE)
+    mark(~known.fillna(False).astype(bool), "unknown_lc1",
          lambda m: "LC1 '" + lc1[m] + "' is not in the LUCAS LC code list")
 
     mark(norm.coord_issue.notna(), "bad_coordinates", lambda m: norm.coord_issue[m])

@@ -8,8 +8,9 @@
   11 GeoTIFFs per item (tiled, DEFLATE, COG layout, sparse) on the native 10 m / 20 m grids;
   clouds, shadows, cirrus, snow and swath no-data wedges consistent with each item's
   properties;
-- ``lucas_harmo_uf_<year>.csv``: the LUCAS points (real 2 km LAEA grid nodes) in the JRC
-  harmonised schema, labelled with the land cover the rasters show;
+- the LUCAS points (real 2 km LAEA grid nodes), labelled with the land cover the rasters
+  show: ``lucas_harmo_uf_<year>.csv`` in the JRC harmonised schema (years before 2022), or
+  ``lucas_survey_<year>.csv`` in the LUCAS 2022 layout (2022 on; ``lucas_format`` chooses);
 - ``demo.json``: the parameters, tiles, points and *markers*.
 
 Markers are pixel-exact checks for tests: a distinctive (but plausible) value written into
@@ -33,6 +34,7 @@ from lucas.errors import ConfigError
 from pipeline.demo_geo import LAEA_EPSG, Layout, Node, plan_layout
 from pipeline.demo_landcover import CLASSES, LandCover
 from pipeline.demo_lucas import SurveyedPoint, lucas_rows, write_lucas_csv
+from pipeline.demo_lucas2022 import lucas2022_columns, lucas2022_rows
 from pipeline.demo_scenes import Marker, SceneMaker, marker_plan, processing_baseline
 from pipeline.demo_sky import plan_datatakes
 from pipeline.demo_stac import save_catalog
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_M = 840.0  # the 640 m patch + margin for its reprojection into the other zone
 MANIFEST = "demo.json"
+LUCAS_FORMATS = ("harmonised", "lucas2022")  # lucas.formats names the demo can write
+FIRST_2022_LAYOUT_YEAR = 2022
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,14 @@ class DemoArchive:
 
     root: Path
     catalog_path: Path  # stac/catalog.json
-    lucas_path: Path  # the harmonised LUCAS CSV
+    lucas_path: Path  # the LUCAS CSV (format: lucas_format)
     points: int
     scenes: int  # STAC items (two per datatake)
     datatakes: int
     item_ids: tuple[str, ...]
     point_ids: tuple[int, ...]
     markers: tuple[Marker, ...]
+    lucas_format: str = "harmonised"  # a lucas.formats name: harmonised or lucas2022
 
 
 def build_demo(
@@ -68,20 +73,30 @@ def build_demo(
     extent_km: float | tuple[float, float] | None = None,
     window_m: float | None = DEFAULT_WINDOW_M,
     workers: int = 2,
+    lucas_format: str | None = None,
+    boa_offset_applied: bool = False,
 ) -> DemoArchive:
     """Build the demo archive in ``out_dir`` (created; replaced if it holds a previous demo).
 
     ``n_points`` LUCAS points (2 to 400); a pass every ``step_days`` days (1 to 120) through
-    ``year`` (2017 to 2024; from 2022 on, processing baseline 04.00 with the +1000 BOA
-    offset); ``extent_km`` the side (or (width, height)) of the area, None = just enough for
+    ``year`` (2015 to 2024; S2A alone before 2017, from July 2015; from 2022 on processing
+    baseline 04.00, and 2015–2016 the reprocessed 05.00, both with the +1000 BOA offset);
+    ``extent_km`` the side (or (width, height)) of the area, None = just enough for
     ``n_points``; ``window_m`` the side of the rendered square around each point, None = the
     whole rasters (only sensible for a few points); ``workers`` processes render passes in
     parallel (capped by the CPU count, 1 for short years; the output does not depend on it).
+    ``lucas_format`` the layout of the LUCAS table (``harmonised`` or ``lucas2022``; None =
+    the survey's own: lucas2022 from 2022 on). ``boa_offset_applied``: the items say
+    ``earthsearch:boa_offset_applied`` true and the COGs hold harmonised values (what Earth
+    Search serves for the items it corrected); no effect in years without the offset.
     Same arguments, same bytes.
     """
     out_dir = Path(out_dir).resolve()  # pystac resolves relative asset hrefs against items
     _check_args(out_dir, n_points, window_m, workers)
     processing_baseline(year)  # rejects an unsupported year before anything is written
+    fmt = lucas_format or ("lucas2022" if year >= FIRST_2022_LAYOUT_YEAR else "harmonised")
+    if fmt not in LUCAS_FORMATS:
+        raise ConfigError(f"lucas_format={fmt!r}: the demo writes {' or '.join(LUCAS_FORMATS)}")
     plan = plan_demo(n_points, seed, extent_km)
     layout, landcover, points = plan.layout, plan.landcover, plan.points
     datatakes = plan_datatakes(year, step_days, seed)
@@ -92,15 +107,20 @@ def build_demo(
     log.info(
         "demo: %d points, %d passes × %d tiles", len(points), len(datatakes), len(layout.tiles)
     )
-    lucas_name = f"lucas_harmo_uf_{year}.csv"
+    lucas_name = f"lucas_harmo_uf_{year}.csv" if fmt == "harmonised" else f"lucas_survey_{year}.csv"
     try:
-        maker = SceneMaker(layout, landcover, points, window_m, year, seed)
+        maker = SceneMaker(layout, landcover, points, window_m, year, seed, boa_offset_applied)
         specs = marker_plan(datatakes, plan.west, plan.east)
         items, markers = maker.write_all(tmp / "stac", datatakes, specs, workers)
         catalog = save_catalog(tmp / "stac", items, year)
-        write_lucas_csv(tmp / lucas_name, lucas_rows(points, year, seed))
+        if fmt == "harmonised":
+            write_lucas_csv(tmp / lucas_name, lucas_rows(points, year, seed))
+        else:
+            write_lucas_csv(tmp / lucas_name, lucas2022_rows(points, year, seed),
+                            lucas2022_columns(year))
         archive_args = {"n_points": n_points, "step_days": step_days, "year": year,
-                        "seed": seed, "extent_km": extent_km, "window_m": window_m}  # fmt: skip
+                        "seed": seed, "extent_km": extent_km, "window_m": window_m,
+                        "lucas_format": fmt, "boa_offset_applied": boa_offset_applied}  # fmt: skip
         _write_manifest(tmp / MANIFEST, archive_args, layout, points, markers)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -116,6 +136,7 @@ def build_demo(
         item_ids=tuple(it.id for it in items),
         point_ids=tuple(p.node.point_id for p in points),
         markers=tuple(markers),
+        lucas_format=fmt,
     )
 
 

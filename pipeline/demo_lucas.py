@@ -4,6 +4,7 @@ Rows look like the real 2018 rows (see shared/lucas/malpolon_lucas_harmo_subset)
 codes such as 8 / 88.0 / 888.0 for "not relevant", labels spelled out, unsigned longitudes
 with an East/West column, photo URLs on GISCO's layout. ``th_lat``/``th_long`` are the exact
 pyproj transform of the POINT_ID's LAEA node; ``lc1``/``lu1`` are the demo map's class there.
+The same points in the LUCAS 2022 layout: :mod:`pipeline.demo_lucas2022`.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ _CONSTANT: dict[str, str] = {  # columns whose value is the same on every demo r
     "photo_south": "Photo taken", "photo_east": "Photo taken", "photo_west": "Photo taken",
     "transect": "",
 }  # fmt: skip
-_PLCC = {  # family -> INSPIRE pure land-cover components 1..8 (percent)
+PLCC = {  # family -> INSPIRE pure land-cover components 1..8 (percent)
     "built": (80, 5, 0, 15, 0, 0, 0, 0), "paved": (95, 0, 0, 5, 0, 0, 0, 0),
     "winter_wheat": (0, 0, 0, 90, 0, 10, 0, 0), "winter_barley": (0, 0, 0, 90, 0, 10, 0, 0),
     "maize": (0, 0, 0, 85, 0, 15, 0, 0), "meadow": (0, 0, 0, 100, 0, 0, 0, 0),
@@ -116,7 +117,7 @@ def _row(
         nuts0=NUTS[0], nuts1=NUTS[1], nuts2=NUTS[2], nuts3=NUTS[3],
         th_lat=repr(node.lat),
         th_long=repr(node.lon),
-        survey_date=_survey_date(land, year, rng),
+        survey_date=survey_date(land, year, rng),
         car_latitude=f"{car_lat:.5f}", car_longitude=f"{car_lon:.5f}",
         gps_prec=str(int(rng.integers(2, 9))),
         gps_altitude=f"{float(rng.integers(495, 780)):.1f}",
@@ -160,7 +161,7 @@ def _land_columns(land: LandClass, rng: np.random.Generator) -> dict[str, str]:
         "soil_stones_perc": "< 10 %" if fam in _CROPS | _GRASS else NR,
     }  # fmt: skip
     out["tree_height_survey"] = out["tree_height_maturity"]
-    for k, v in enumerate(_PLCC[fam], start=1):
+    for k, v in enumerate(PLCC[fam], start=1):
         out[f"inspire_plcc{k}"] = f"{float(v):.1f}"
     return out
 
@@ -173,16 +174,18 @@ def _parcel_area(family: str, rng: np.random.Generator) -> str:
     return ("0.5 - 1 ha", "1 - 10 ha", "1 - 10 ha", "> 10 ha")[int(rng.integers(0, 4))]
 
 
-def _survey_date(land: LandClass, year: int, rng: np.random.Generator) -> str:
+def survey_date(land: LandClass, year: int, rng: np.random.Generator) -> str:
     """A summer visit (dd/mm/yy); cereals before their July harvest."""
     first, last = (152, 188) if land.family in ("winter_wheat", "winter_barley") else (152, 243)
     day = date(year, 1, 1) + timedelta(days=int(rng.integers(first, last + 1)) - 1)
     return f"{day:%d/%m/%y}"
 
 
-def write_lucas_csv(path: Path, rows: Sequence[dict[str, str]]) -> None:
-    """The table as the JRC distributes it: comma-separated, header of the 117 names."""
+def write_lucas_csv(
+    path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str] = HARMO_2018_COLUMNS
+) -> None:
+    """The table as it is distributed: comma-separated, a header of the column names."""
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=HARMO_2018_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(f, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)

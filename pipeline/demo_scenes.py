@@ -32,7 +32,11 @@ log = logging.getLogger(__name__)
 
 MIN_PASSES_PER_WORKER = 8  # below this a worker process costs more than it saves
 BOA_OFFSET = 1000  # added to reflectance from processing baseline 04.00 (25 Jan 2022) on
-_BASELINES = {2017: "02.05", 2018: "02.06", 2019: "02.12", 2020: "02.14", 2021: "03.00"}
+# Year -> L2A processing baseline of the demo archive and its BOA offset. 2015 and 2016: the
+# reprocessed archive (ESA Collection 1, baseline 05.00), which carries the offset too.
+_BASELINES = {2015: ("05.00", BOA_OFFSET), 2016: ("05.00", BOA_OFFSET), 2017: ("02.05", 0),
+              2018: ("02.06", 0), 2019: ("02.12", 0), 2020: ("02.14", 0), 2021: ("03.00", 0)}
+FIRST_YEAR, LAST_YEAR = 2015, 2024
 
 
 @dataclass(frozen=True)
@@ -81,9 +85,12 @@ def marker_plan(datatakes: list[Datatake], west: Node, east: Node) -> list[Marke
 
 def processing_baseline(year: int) -> tuple[str, int]:
     """The L2A processing baseline of a year's archive and its reflectance offset."""
-    if not 2017 <= year <= 2024:
-        raise ConfigError(f"year={year}: the demo covers 2017 to 2024 (two S2 satellites)")
-    return (_BASELINES[year], 0) if year in _BASELINES else ("04.00", BOA_OFFSET)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ConfigError(
+            f"year={year}: the demo covers {FIRST_YEAR} (Sentinel-2A from July) to {LAST_YEAR} "
+            "(flag --year)"
+        )
+    return _BASELINES.get(year, ("04.00", BOA_OFFSET))
 
 
 class SceneMaker:
@@ -97,9 +104,13 @@ class SceneMaker:
         window_m: float | None,
         year: int,
         seed: int,
+        offset_applied: bool = False,
     ) -> None:
         self.layout, self.seed = layout, seed
-        self.baseline, self.offset = processing_baseline(year)
+        self.baseline, baseline_offset = processing_baseline(year)
+        # What the COGs hold on top of reflectance: none once the catalog removed it.
+        self.offset = 0 if offset_applied else baseline_offset
+        self.offset_applied = offset_applied and baseline_offset > 0
         self.grid = SkyGrid.around(layout.extent)
         snow = _snow_field(self.grid, seed)
         texture = smooth_field(np.random.default_rng([seed, 404]), self.grid, (800, 300, 120))
@@ -136,7 +147,8 @@ class SceneMaker:
             for tile in self.layout.tiles:
                 folder = root / item_id(dt, tile)
                 items.append(
-                    make_item(dt, tile, folder, stats[tile.name], self.baseline, self.offset)
+                    make_item(dt, tile, folder, stats[tile.name], self.baseline, self.offset,
+                              self.offset_applied)
                 )
             markers += marked
         return items, markers

@@ -2,8 +2,9 @@
 
 Schedule: Sentinel-2A/2B over relative orbits R022 (datatake start 10:10:31 UTC) and R065
 (10:20:19 UTC, 43 orbits = 3.007 days later), so passes alternate 3 and 2 days apart (one
-every 2.5 days on average), each satellite repeating an orbit every 10 days. Absolute orbit
-numbers follow the real relation to the relative orbit (S2A: ``(abs + 2) % 143 + 1``, S2B:
+every 2.5 days on average), each satellite repeating an orbit every 10 days; before 2017
+only S2A flies, from its first acquisitions in July 2015. Absolute orbit numbers follow the
+real relation to the relative orbit (S2A: ``(abs + 2) % 143 + 1``, S2B:
 ``(abs - 27) % 143 + 1``). Each datatake covers both tiles: two items, same datetime.
 
 Clouds, shadows, cirrus and snow are smooth random fields on a coarse LAEA grid, one set
@@ -30,6 +31,8 @@ _ANCHORS = {  # platform -> (absolute orbit, date, relative-orbit offset)
     "sentinel-2a": (8342, datetime(2017, 1, 26, tzinfo=UTC), 2),
     "sentinel-2b": (4109, datetime(2017, 12, 19, tzinfo=UTC), -27),
 }
+FIRST_ACQUISITION = datetime(2015, 7, 1, tzinfo=UTC)  # Sentinel-2A launched 23 June 2015
+TWO_SATELLITES_FROM = 2017  # the demo flies S2B from 2017 on (its archive starts mid-2017)
 MARKER_DOYS = (190.0, 222.0)  # the two forced clear-sky datatakes (mid-July, early August)
 SKY_CELL_M = 50.0
 SHADOW_MARGIN_M = 5000.0
@@ -82,7 +85,8 @@ def plan_datatakes(year: int, step_days: float, seed: int) -> list[Datatake]:
     offsets: list[int] = []
     k = 0
     while (d := 1 + math.ceil(k * step_days - 1e-9)) < days:
-        offsets.append(d)
+        if first + timedelta(days=d) >= FIRST_ACQUISITION:
+            offsets.append(d)
         k += 1
     if len(offsets) < 2:
         raise ConfigError(f"step_days={step_days} gives fewer than 2 passes in {year}")
@@ -150,7 +154,8 @@ def _datatake(
     marker: bool,
 ) -> Datatake:
     relative, start_time = ORBITS[i % 2]
-    platform = "sentinel-2a" if (i // 2) % 2 == 0 else "sentinel-2b"
+    two = day.year >= TWO_SATELLITES_FROM
+    platform = "sentinel-2a" if (i // 2) % 2 == 0 or not two else "sentinel-2b"
     start = day + start_time
     sensed = start + GRANULE_DELAY + timedelta(milliseconds=(i * 137) % 1000)
     generated = start + timedelta(hours=1, minutes=48 + (i * 7) % 30, seconds=(i * 13) % 60)

@@ -116,8 +116,14 @@ def make_item(
     stats: dict[str, float],
     baseline: str,
     reflectance_offset: int,
+    offset_applied: bool = False,
 ) -> pystac.Item:
-    """One tile of one datatake, assets pointing at the COGs in ``folder``."""
+    """One tile of one datatake, assets pointing at the COGs in ``folder``.
+
+    ``reflectance_offset`` is what the COGs hold on top of the reflectance; with
+    ``offset_applied`` the catalog says (as Earth Search does for items it harmonised) that
+    the baseline's offset was already removed, and the COGs then hold none.
+    """
     ring = tile.footprint_lonlat()
     lons, lats = [p[0] for p in ring], [p[1] for p in ring]
     azimuth, elevation = dt.sun()
@@ -145,7 +151,7 @@ def make_item(
         "s2:generation_time": dt.generated.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
         "s2:mgrs_tile": tile.name,
         "s2:sequence": "0",
-        "earthsearch:boa_offset_applied": False,
+        "earthsearch:boa_offset_applied": offset_applied,
     }
     item = pystac.Item(
         id=item_id(dt, tile),

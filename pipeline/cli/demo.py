@@ -16,14 +16,22 @@ from pipeline.cli.console import console
               help="Number of LUCAS points.")
 @click.option("--step-days", default=2.5, show_default=True,
               help="Days between acquisitions (both orbits together).")
-@click.option("--year", default=2018, show_default=True)
+@click.option("--year", default=2018, show_default=True,
+              help="2015 to 2024; from 2022 on, scenes of processing baseline 04.00 "
+              "(+1000 offset) and a LUCAS table in the 2022 layout.")
 @click.option("--seed", default=0, show_default=True)
-def demo(out: Path, n_points: int, step_days: float, year: int, seed: int) -> None:
+@click.option("--lucas-format", type=click.Choice(["harmonised", "lucas2022"]),
+              help="Layout of the LUCAS table [default: lucas2022 from 2022 on, else "
+              "harmonised].")
+def demo(
+    out: Path, n_points: int, step_days: float, year: int, seed: int, lucas_format: str | None
+) -> None:
     """A deterministic synthetic Sentinel-2 L2A archive at the UTM 32/33 boundary in Austria
     (two tiles, a year of scenes, clouds, a no-data wedge) and a matching LUCAS table."""
     from pipeline.demo import build_demo
 
-    archive = build_demo(out, n_points=n_points, step_days=step_days, year=year, seed=seed)
+    archive = build_demo(out, n_points=n_points, step_days=step_days, year=year, seed=seed,
+                         lucas_format=lucas_format)  # fmt: skip
     console.print(f"[green]catalog:[/] {archive.catalog_path}")
-    console.print(f"[green]LUCAS table:[/] {archive.lucas_path}")
+    console.print(f"[green]LUCAS table:[/] {archive.lucas_path} ({archive.lucas_format})")
     console.print(f"{archive.points} points, {archive.scenes} scenes")
