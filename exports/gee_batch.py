@@ -1,48 +1,88 @@
 """The batch path: one ``Export.image.toCloudStorage`` task per point, read back from GCS.
 
-For runs too large or too heavy for the interactive quota. Each point's stack (the same
-fields as the fast path, ``<system:index>_<band>``, u16, no-data 0) is exported as a
-64×64 GeoTIFF on the point's grid to ``gs://<bucket>/<prefix>/<POINT_ID>.tif``. Task ids
-go to an injected :class:`TaskStore` (the run's ledger) as soon as a task starts, so a
-restarted run re-attaches to its tasks by id instead of exporting again; a task started
-just before a crash (id not yet stored) is found again by its description. At most
-``max_queued`` (3000, Earth Engine's per-project limit) tasks wait at once; the rest are
-deferred to a later :meth:`BatchExporter.submit`.
+For runs too large or too heavy for the interactive quota. What a task exports and how its
+file becomes a stack is :mod:`exports.gee_export`; this module runs the tasks' life cycle.
 
-Every server call (start, list) and the GCS read are injected, so tests use fakes.
+Restart safety, in the order of the calls: a request id (``ee.data.newTaskId``) is written to
+the :class:`TaskStore` (the run's ledger) *before* the start call, which sends it as the
+export's ``requestId``; the server starts at most one task per request id, so a start
+retried after a lost answer or a crash cannot run the export twice. The task id the server
+returns is stored next. A restarted run re-attaches by the stored id, or (when the answer
+was lost) by the task's description, a digest of what is exported and where.
+
+Within one :meth:`BatchExporter.drain` a point is started at most once; a failed task is
+exported again only by a later drain (the export stage's ``--retries`` or a later run), so
+resubmission is bounded; a deterministic failure ("User memory limit exceeded") is not
+retried in the run at all. At most ``max_queued`` (2,500 of Earth Engine's 3,000 per
+project, leaving room for the project's other work) tasks wait at once; the others are
+deferred to a later poll. Every server call and the GCS read are injected, so tests use
+fakes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol
 
 import ee
-import numpy as np
 
-from exports.gee_pixels import time_ordered
-from exports.gee_select import COLLECTION
+from exports.gee_export import (
+    BatchTarget,
+    Raster,
+    ReadRaster,
+    band_names,
+    export_task,
+    read_geotiff,
+    stack_from_raster,
+    task_description,
+)
 from exports.gee_throttle import ErrorKind, Throttle, classify
-from exports.source import PointFailure, PointRequest, PointStack, Scene, band_dtype
-from exports.stack import ScenePatch, assemble_stack
+from exports.source import PointFailure, PointRequest, PointStack, Scene
+
+__all__ = [
+    "BatchExporter",
+    "BatchTarget",
+    "Raster",
+    "TaskRecord",
+    "TaskStore",
+    "band_names",
+    "read_geotiff",
+    "task_description",
+]
 
 log = logging.getLogger(__name__)
 
-MAX_QUEUED = 3000
+MAX_QUEUED = 2500  # Earth Engine queues at most 3,000 tasks per project
+DEFAULT_POLL_S = 60.0
+DEFAULT_TIMEOUT_S = 6 * 3600.0
+SUBMITTING = "SUBMITTING"  # ours: request id stored, the start call not answered (yet)
 ACTIVE_STATES = frozenset({"UNSUBMITTED", "READY", "RUNNING", "CANCEL_REQUESTED"})
 DEAD_STATES = frozenset({"FAILED", "CANCELLED", "UNKNOWN"})  # UNKNOWN: id not found
 
+Batch = Sequence[tuple[PointRequest, Sequence[Scene]]]
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """What survives a restart for one point: enough to re-attach instead of exporting again."""
+
+    request_id: str  # sent as the export's requestId; stored before the start call
+    description: str  # sen4map_<POINT_ID>_<digest>: which export (scenes, bands, target)
+    task_id: str = ""  # the server's id, once the start call answered
+    state: str = SUBMITTING  # last state seen (``etl status`` counts them)
+    submissions: int = 1  # exports started for this point (one per failure resubmitted)
+    error: str = ""
+
 
 class TaskStore(Protocol):
-    """Where task ids survive a restart (the lead's SQLite ledger implements it)."""
+    """Where task records survive a restart (the pipeline's SQLite ledger implements it)."""
 
-    def get(self, point_id: int) -> str | None: ...
-    def put(self, point_id: int, task_id: str) -> None: ...
+    def get(self, point_id: int) -> TaskRecord | None: ...
+    def put(self, point_id: int, record: TaskRecord) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -53,88 +93,28 @@ class TaskInfo:
     error: str = ""
 
 
-@dataclass(frozen=True)
-class BatchTarget:
-    """The Cloud Storage destination (``--gcs-bucket``, ``--gcs-prefix``)."""
-
-    bucket: str
-    prefix: str = "sen4map"
-
-    def object_prefix(self, point_id: int) -> str:
-        folder = self.prefix.strip("/")
-        return f"{folder}/{point_id:08d}" if folder else f"{point_id:08d}"
-
-    def vsigs_path(self, point_id: int) -> str:
-        return f"/vsigs/{self.bucket}/{self.object_prefix(point_id)}.tif"
-
-
 @dataclass
 class SubmitReport:
     started: list[int] = field(default_factory=list)
     attached: list[int] = field(default_factory=list)  # a live or finished task already exists
     deferred: list[int] = field(default_factory=list)  # queue full: submit again later
+    failed: list[PointFailure] = field(default_factory=list)  # the start call failed
 
 
-StartTask = Callable[[Any], str]  # starts an ee.batch.Task, returns its id
+NewRequestId = Callable[[], str]
+StartExport = Callable[[str, Any], str]  # (request id, unstarted ee.batch.Task) -> task id
 ListTasks = Callable[[], list[dict[str, Any]]]  # legacy task dicts: id, state, description
 TaskStatus = Callable[[list[str]], list[dict[str, Any]]]  # by id; UNKNOWN when not found
-ReadRaster = Callable[[str], tuple[np.ndarray, Sequence[str | None]]]
 
 
-def task_description(
-    point_id: int, scenes: Sequence[Scene], bands: Sequence[str], target: BatchTarget
-) -> str:
-    """``sen4map_<POINT_ID>_<digest>``: the digest of what is exported and where, so a task
-    found by description is this very export, not one of another run or config."""
-    what = [target.bucket, target.prefix, *bands, *(s.image_id for s in time_ordered(scenes))]
-    digest = hashlib.sha256("\n".join(what).encode()).hexdigest()[:10]
-    return f"sen4map_{point_id:08d}_{digest}"
+def _new_request_id() -> str:
+    return str(ee.data.newTaskId()[0])
 
 
-def band_names(scenes: Sequence[Scene], bands: Sequence[str]) -> list[str]:
-    """The exported bands, in file order: scenes in time order, then the requested bands."""
-    return [f"{s.image_id}_{b}" for s in time_ordered(scenes) for b in bands]
-
-
-def export_image(scenes: Sequence[Scene], bands: Sequence[str]) -> ee.Image:
-    """Explicit ``Image.cat`` (not ``toBands``) so the file's band order is known up front."""
-    parts = [
-        ee.Image(f"{COLLECTION}/{s.image_id}").select(
-            list(bands), [f"{s.image_id}_{b}" for b in bands]
-        )
-        for s in time_ordered(scenes)
-    ]
-    return ee.Image.cat(parts).unmask(0, False).toUint16()
-
-
-def export_task(
-    point: PointRequest, scenes: Sequence[Scene], bands: Sequence[str], target: BatchTarget
-) -> Any:
-    """The (unstarted) task exporting one point's stack on its patch grid."""
-    grid = point.grid
-    return ee.batch.Export.image.toCloudStorage(
-        image=export_image(scenes, bands),
-        description=task_description(point.point_id, scenes, bands, target),
-        bucket=target.bucket,
-        fileNamePrefix=target.object_prefix(point.point_id),
-        dimensions=f"{grid.size}x{grid.size}",
-        crs=grid.crs,
-        crsTransform=list(grid.transform_tuple()),
-        fileFormat="GeoTIFF",
-    )
-
-
-def read_geotiff(path: str) -> tuple[np.ndarray, Sequence[str | None]]:
-    """(bands, rows, cols) and the band descriptions of a GeoTIFF (``/vsigs/`` or local)."""
-    import rasterio
-
-    with rasterio.open(path) as src:
-        return src.read(), src.descriptions
-
-
-def _start(task: Any) -> str:
-    task.start()
-    return str(task.id)
+def _start_export(request_id: str, task: Any) -> str:
+    """Start with our request id (ee.batch.Task.start would draw its own) → the task id."""
+    operation = ee.data.exportImage(request_id, dict(task.config))
+    return str(operation["name"]).rsplit("/", 1)[-1]  # projects/<p>/operations/<task id>
 
 
 def _list_tasks() -> list[dict[str, Any]]:
@@ -145,7 +125,15 @@ def _task_status(ids: list[str]) -> list[dict[str, Any]]:
     return list(ee.data.getTaskStatus(ids))
 
 
-def _info(raw: dict[str, Any]) -> TaskInfo:
+def _active(known: Mapping[str, TaskInfo]) -> int:
+    return sum(1 for t in known.values() if t.state in ACTIVE_STATES)
+
+
+def _live_by_description(known: Mapping[str, TaskInfo]) -> dict[str, TaskInfo]:
+    return {t.description: t for t in known.values() if t.state not in DEAD_STATES}
+
+
+def _info(raw: Mapping[str, Any]) -> TaskInfo:
     return TaskInfo(
         str(raw.get("id", "")),
         str(raw.get("state", "UNKNOWN")),
@@ -163,7 +151,8 @@ class BatchExporter:
         target: BatchTarget,
         *,
         throttle: Throttle,
-        start_task: StartTask | None = None,
+        new_request_id: NewRequestId | None = None,
+        start_export: StartExport | None = None,
         list_tasks: ListTasks | None = None,
         task_status: TaskStatus | None = None,
         read_raster: ReadRaster | None = None,
@@ -173,7 +162,8 @@ class BatchExporter:
         self.target = target
         self.throttle = throttle
         self.max_queued = max_queued
-        self._start = start_task or _start
+        self._new_id = new_request_id or _new_request_id
+        self._start = start_export or _start_export
         self._list = list_tasks or _list_tasks
         self._status = task_status or _task_status
         self._read = read_raster or read_geotiff
@@ -183,109 +173,202 @@ class BatchExporter:
         ``stored`` ids the listing no longer (or not yet) shows."""
         raw = self.throttle.call(self._list, what="gee list tasks")
         known = {t.id: t for t in map(_info, raw)}
-        unlisted = sorted({t for t in stored if t not in known})
+        unlisted = sorted({t for t in stored if t and t not in known})
         if unlisted:
             raw = self.throttle.call(partial(self._status, unlisted), what="gee task status")
             known.update((t.id, t) for t in map(_info, raw))
         return known
 
+    def survey(self, batch: Batch) -> dict[str, TaskInfo]:
+        """One look at the server for the tasks of ``batch`` (and the project's queue)."""
+        records = (self.store.get(p.point_id) for p, _ in batch)
+        return self.tasks([r.task_id for r in records if r is not None])
+
     def submit(
-        self, batch: Sequence[tuple[PointRequest, Sequence[Scene]]], bands: Sequence[str]
+        self, batch: Batch, bands: Sequence[str], known: Mapping[str, TaskInfo] | None = None
     ) -> SubmitReport:
         """Start a task for each point without a live or finished one, within the queue cap."""
-        ids = {p.point_id: self.store.get(p.point_id) for p, _ in batch}
-        known = self.tasks([t for t in ids.values() if t])
-        by_description = {t.description: t for t in known.values() if t.state not in DEAD_STATES}
-        queued = sum(1 for t in known.values() if t.state in ACTIVE_STATES)
+        known = self.survey(batch) if known is None else known
+        by_description = _live_by_description(known)
+        queued = _active(known)
         report = SubmitReport()
         for point, scenes in batch:
             pid = point.point_id
-            stored = known.get(ids[pid] or "")
-            orphan = by_description.get(task_description(pid, scenes, bands, self.target))
-            if stored is not None and stored.state not in DEAD_STATES:
+            description = task_description(pid, scenes, bands, self.target)
+            record = self.store.get(pid)
+            if record is not None and record.description != description:
+                record = None  # an export of other scenes/bands/target (e.g. after --force)
+            live = known.get(record.task_id) if record is not None and record.task_id else None
+            orphan = by_description.get(description)
+            if live is not None and live.state not in DEAD_STATES:
+                self._note(pid, record, live)
                 report.attached.append(pid)
-            elif orphan is not None:
-                self.store.put(pid, orphan.id)  # started before a crash, id never stored
+            elif orphan is not None:  # started before a crash, its id never stored
+                self._note(pid, record or TaskRecord("", description), orphan)
                 report.attached.append(pid)
             elif queued >= self.max_queued:
                 report.deferred.append(pid)
             else:
-                task = export_task(point, scenes, bands, self.target)
-                task_id = self.throttle.call(partial(self._start, task), what=f"gee export {pid}")
-                self.store.put(pid, task_id)
-                report.started.append(pid)
+                outcome = self._start_one(point, scenes, bands, description, record)
+                if isinstance(outcome, PointFailure):
+                    report.failed.append(outcome)
+                    continue
+                (report.started if outcome else report.attached).append(pid)
                 queued += 1
         log.info(
-            "gee batch: %d started, %d re-attached, %d deferred (queue %d/%d)",
-            len(report.started),
-            len(report.attached),
-            len(report.deferred),
-            queued,
-            self.max_queued,
-        )
+            "gee batch: %d started, %d re-attached, %d deferred, %d failed (queue %d/%d)",
+            len(report.started), len(report.attached), len(report.deferred),
+            len(report.failed), queued, self.max_queued,
+        )  # fmt: skip
         return report
+
+    def _note(self, pid: int, record: TaskRecord | None, info: TaskInfo) -> None:
+        """Keep the stored record in step with the server (id found, state changed)."""
+        if record is None:
+            return
+        new = replace(record, task_id=info.id, state=info.state, error=info.error)
+        if new != record:
+            self.store.put(pid, new)
+
+    def _start_one(
+        self,
+        point: PointRequest,
+        scenes: Sequence[Scene],
+        bands: Sequence[str],
+        description: str,
+        record: TaskRecord | None,
+    ) -> bool | PointFailure:
+        """Store the request id, then start; True when a task was started."""
+        pid = point.point_id
+        if record is not None and not record.task_id and record.request_id:
+            pending = record  # a start whose answer was lost: same request id, same task
+        else:
+            count = record.submissions + 1 if record is not None else 1
+            pending = TaskRecord(self._new_id(), description, submissions=count)
+        self.store.put(pid, pending)  # before the start call: a crash cannot lose the task
+        task = export_task(point, scenes, bands, self.target)
+        start = partial(self._start, pending.request_id, task)
+        try:
+            task_id = self.throttle.call(start, what=f"gee export {pid:08d}")
+        except Exception as e:
+            if "already exist" in str(e).lower():  # that request id started a task already
+                log.info("gee export %08d was started before; found on the next poll", pid)
+                return False
+            kind = classify(e)
+            self.store.put(pid, replace(pending, state="FAILED", error=str(e)))
+            message = f"cannot start the export task of point {pid:08d}: {e}"
+            return PointFailure(pid, message, transient=kind is not ErrorKind.DETERMINISTIC)
+        self.store.put(pid, replace(pending, task_id=task_id, state="READY"))
+        return True
 
     def collect(
         self,
-        batch: Sequence[tuple[PointRequest, Sequence[Scene]]],
+        batch: Batch,
         bands: Sequence[str],
         max_patch_nodata: float,
+        known: Mapping[str, TaskInfo] | None = None,
     ) -> Iterator[PointStack | PointFailure]:
         """Results of the points whose task ended; points still running are not yielded."""
-        stored = {p.point_id: self.store.get(p.point_id) for p, _ in batch}
-        known = self.tasks([t for t in stored.values() if t])
+        known = self.survey(batch) if known is None else known
+        by_description = _live_by_description(known)
         for point, scenes in batch:
-            task_id = stored[point.point_id]
-            info = known.get(task_id or "")
-            if task_id is None or info is None or info.state in ACTIVE_STATES:
-                continue  # not started yet, or still running
-            if info.state == "UNKNOWN":
-                message = f"export task {task_id} is unknown to Earth Engine; export again"
-                yield PointFailure(point.point_id, message, transient=True)
+            pid = point.point_id
+            record = self.store.get(pid)
+            if record is None:
+                continue  # not started
+            if record.task_id:
+                info = known.get(record.task_id)
+            else:  # the start's answer was lost: the task is known by its description
+                info = by_description.get(record.description)
+            if info is None:
+                continue  # start unanswered, or too new for this listing
+            self._note(pid, record, info)
+            record = replace(record, task_id=info.id)
+            if info.state in ACTIVE_STATES:
                 continue
-            if info.state in ("FAILED", "CANCELLED"):
-                message = f"export task {task_id} {info.state.lower()}: {info.error}"
-                transient = info.state == "CANCELLED" or (
-                    classify(RuntimeError(info.error)) is not ErrorKind.DETERMINISTIC
-                )
-                yield PointFailure(point.point_id, message, transient=transient)
-            elif info.state == "COMPLETED":
-                yield self._read_point(point, scenes, bands, max_patch_nodata)
+            if info.state == "COMPLETED":
+                yield self._read_point(point, scenes, bands, max_patch_nodata, record)
+                continue
+            if info.state == "UNKNOWN":
+                message = f"export task {record.task_id} is unknown to Earth Engine"
+                yield PointFailure(pid, f"{message}; it is exported again", transient=True)
+                continue
+            error = info.error or "no reason given"
+            message = f"export task {record.task_id} {info.state.lower()}: {error}"
+            transient = info.state == "CANCELLED" or (
+                classify(RuntimeError(error)) is not ErrorKind.DETERMINISTIC
+            )
+            yield PointFailure(pid, message, transient=transient)
 
     def drain(
         self,
-        batch: Sequence[tuple[PointRequest, Sequence[Scene]]],
+        batch: Batch,
         bands: Sequence[str],
         max_patch_nodata: float,
         *,
-        poll_s: float = 60.0,
-        timeout_s: float = 6 * 3600.0,
+        poll_s: float = DEFAULT_POLL_S,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        stop: Callable[[], bool] = lambda: False,
     ) -> Iterator[PointStack | PointFailure]:
-        """Submit (as the queue allows), poll and collect until every point has a result.
+        """Submit (as the queue allows), poll every ``poll_s`` and collect until every point
+        has a result, each point started at most once.
 
-        Bounded: points whose task is still queued or running after ``timeout_s`` come back
-        as transient failures; the next run re-attaches to their tasks by the stored id.
+        Bounded: points still queued or running at ``deadline`` (default: ``timeout_s``
+        from now) come back as transient failures; the next run re-attaches to their tasks.
+        When ``stop()`` (Ctrl-C) turns true, it returns before the next poll without a result
+        for the points left: nothing is started any more, and their tasks carry on.
         """
-        pending = list(batch)
-        deadline = clock() + timeout_s
-        while pending:
-            self.submit(pending, bands)
-            finished: set[int] = set()
-            for result in self.collect(pending, bands, max_patch_nodata):
-                finished.add(result.point_id)
+        end = deadline if deadline is not None else clock() + timeout_s
+        pending = {p.point_id: (p, s) for p, s in batch}
+        admitted: set[int] = set()  # started or re-attached by this drain
+        first = True
+        while pending and not stop():
+            fresh = [item for pid, item in pending.items() if pid not in admitted]
+            running = [item for pid, item in pending.items() if pid in admitted]
+            # The first look covers every point (re-attaching is decided there); later ones
+            # only the tasks in flight and as many deferred points as the queue has room for.
+            try:
+                known = self.survey(fresh + running if first else running)
+            except Exception as e:  # the listing failed even after retries: try next run
+                yield from self._unpolled(pending, e)
+                return
+            if not first:
+                fresh = fresh[: max(self.max_queued - _active(known), 0)]
+            first = False
+            if fresh:
+                report = self.submit(fresh, bands, known)
+                admitted.update(report.started, report.attached)
+                for failure in report.failed:
+                    pending.pop(failure.point_id)
+                    yield failure
+            running = [item for pid, item in pending.items() if pid in admitted]
+            for result in self.collect(running, bands, max_patch_nodata, known):
+                pending.pop(result.point_id)
                 yield result
-            pending = [(p, s) for p, s in pending if p.point_id not in finished]
-            if pending and clock() + poll_s > deadline:
-                for p, _ in pending:
-                    message = (
-                        f"export task unfinished after {timeout_s:g} s; run again to re-attach"
-                    )
-                    yield PointFailure(p.point_id, message, transient=True)
+            if pending and clock() + poll_s > end:
+                yield from self._unfinished(pending, admitted)
                 return
             if pending:
                 sleep(poll_s)
+
+    def _unpolled(self, pending: Mapping[int, Any], error: Exception) -> Iterator[PointFailure]:
+        transient = classify(error) is not ErrorKind.DETERMINISTIC
+        for pid in pending:
+            message = f"cannot look at the export tasks: {error}"
+            yield PointFailure(pid, message, transient=transient)
+
+    def _unfinished(
+        self, pending: Mapping[int, Any], admitted: set[int]
+    ) -> Iterator[PointFailure]:
+        for pid in pending:
+            if pid in admitted:
+                message = "export task unfinished at the batch timeout; run again to re-attach"
+            else:
+                message = "export not started: the project's task queue stayed full"
+            yield PointFailure(pid, message, transient=True)
 
     def _read_point(
         self,
@@ -293,26 +376,11 @@ class BatchExporter:
         scenes: Sequence[Scene],
         bands: Sequence[str],
         max_patch_nodata: float,
+        record: TaskRecord,
     ) -> PointStack | PointFailure:
-        path = self.target.vsigs_path(point.point_id)
+        path = self.target.vsigs_path(record.description)
         try:
-            array, descriptions = self._read(path)
+            raster = self._read(path)
         except Exception as e:  # rasterio/GDAL errors: missing object, no GCS credentials
             return PointFailure(point.point_id, f"cannot read {path}: {e}", transient=True)
-        names = band_names(scenes, bands)
-        if array.shape[0] != len(names):
-            message = f"{path}: {array.shape[0]} bands, expected {len(names)}"
-            return PointFailure(point.point_id, message)
-        if all(descriptions) and set(descriptions) == set(names):
-            names = [str(d) for d in descriptions]  # the file says which band is which
-        dtype = band_dtype(bands)
-        by_id = {s.image_id: s for s in scenes}
-        fields: dict[str, dict[str, np.ndarray]] = {}
-        for i, name in enumerate(names):
-            image_id, band = name.rsplit("_", 1)
-            fields.setdefault(image_id, {})[band] = array[i].astype(dtype[band])
-        patches = [ScenePatch(by_id[i], f) for i, f in fields.items()]
-        try:
-            return assemble_stack(point, patches, bands, max_patch_nodata)
-        except ValueError as e:  # wrong patch shape
-            return PointFailure(point.point_id, f"{path}: {e}")
+        return stack_from_raster(raster, path, point, scenes, bands, max_patch_nodata)

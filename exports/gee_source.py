@@ -1,10 +1,12 @@
-"""The Earth Engine imagery source (``--source gee``): scene selection and the fast path.
+"""The Earth Engine imagery source (``--source gee``): scene selection, fast and batch paths.
 
 :class:`GeeSource` implements :class:`~exports.source.ImagerySource`. Selection runs on the
 server, many points per call (:mod:`exports.gee_select`); export fetches each point's stack
 with ``computePixels`` (:mod:`exports.gee_pixels`), points in parallel on a bounded thread
 pool, every call under one :class:`~exports.gee_throttle.Throttle` (rate, adaptive
 concurrency, retries). Connecting (credentials, project, endpoint) is :mod:`exports.gee_auth`.
+:class:`GeeBatchSource` (``--mode batch``) selects the same way and fetches through export
+tasks (:mod:`exports.gee_batch`).
 
 One process should own one ``GeeSource``: the quota (40 concurrent requests, 100 req/s) is
 per Cloud project, and the throttle only sees its own process.
@@ -17,13 +19,22 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 import ee
 
-from exports.gee_auth import GeeAuth, initialize
-from exports.gee_batch import BatchExporter, BatchTarget, TaskStore
+from exports.gee_auth import GeeAuth, gcs_gdal_options, initialize
+from exports.gee_batch import (
+    DEFAULT_POLL_S,
+    DEFAULT_TIMEOUT_S,
+    BatchExporter,
+    BatchTarget,
+    ReadRaster,
+    TaskStore,
+    read_geotiff,
+)
 from exports.gee_pixels import ComputePixels, fetch_patches
 from exports.gee_select import DEFAULT_CHUNK, Evaluate, select_scenes
 from exports.gee_throttle import (
@@ -45,6 +56,7 @@ from exports.source import (
     SceneSelection,
 )
 from exports.stack import assemble_stack
+from lucas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +70,8 @@ class GeeSettings:
     burst: int = DEFAULT_BURST
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     select_chunk: int = DEFAULT_CHUNK  # points per scene-selection call
+    batch_poll_s: float = DEFAULT_POLL_S  # batch path: seconds between two looks at the tasks
+    batch_timeout_s: float = DEFAULT_TIMEOUT_S  # batch path: longest wait of one run
 
 
 class GeeConfig(Protocol):
@@ -69,6 +83,15 @@ class GeeConfig(Protocol):
     def gee_key_file(self) -> Path | None: ...
     @property
     def workers(self) -> int: ...
+
+
+class GeeBatchConfig(GeeConfig, Protocol):
+    """What :meth:`GeeSource.batch_from_config` reads on top of :class:`GeeConfig`."""
+
+    @property
+    def gcs_bucket(self) -> str | None: ...
+    @property
+    def gcs_prefix(self) -> str: ...
 
 
 def _compute_pixels(params: dict[str, Any]) -> Any:
@@ -103,6 +126,8 @@ class GeeSource:
         self.throttle = Throttle(s.workers, s.rate, s.burst, s.retry, clock=clock, sleep=sleep)
         self._compute_pixels = compute_pixels or _compute_pixels
         self._compute_value = compute_value or _compute_value
+        self._clock = clock
+        self._sleep = sleep
 
     @classmethod
     def connect(cls, auth: GeeAuth, settings: GeeSettings | None = None) -> GeeSource:
@@ -116,9 +141,41 @@ class GeeSource:
         auth = GeeAuth(project=cfg.project, key_file=cfg.gee_key_file)
         return cls.connect(auth, GeeSettings(workers=min(max(cfg.workers, 1), MAX_WORKERS)))
 
-    def batch_exporter(self, store: TaskStore, target: BatchTarget) -> BatchExporter:
+    @classmethod
+    def batch_from_config(
+        cls, cfg: GeeBatchConfig, store: TaskStore, *, stop: Callable[[], bool] | None = None
+    ) -> GeeBatchSource:
+        """``--mode batch``: exports to ``--gcs-bucket``/``--gcs-prefix``, task records in
+        ``store`` (the run's ledger); GCS is read with the Earth Engine account; ``stop``
+        (the run's Ctrl-C flag) ends the waiting early."""
+        if not cfg.gcs_bucket:
+            raise ConfigError(
+                "--mode batch exports to Cloud Storage: give --gcs-bucket BUCKET (a bucket "
+                "the Earth Engine account can write and read)"
+            )
+        auth = GeeAuth(project=cfg.project, key_file=cfg.gee_key_file)
+        source = cls.from_config(cfg)
+        target = BatchTarget(cfg.gcs_bucket, cfg.gcs_prefix)
+        read = partial(read_geotiff, gdal_options=gcs_gdal_options(auth))
+        return source.batch_source(store, target, read_raster=read, stop=stop)
+
+    def batch_exporter(
+        self, store: TaskStore, target: BatchTarget, *, read_raster: ReadRaster | None = None
+    ) -> BatchExporter:
         """The batch path (Export tasks to Cloud Storage), sharing this source's throttle."""
-        return BatchExporter(store, target, throttle=self.throttle)
+        return BatchExporter(store, target, throttle=self.throttle, read_raster=read_raster)
+
+    def batch_source(
+        self,
+        store: TaskStore,
+        target: BatchTarget,
+        *,
+        read_raster: ReadRaster | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> GeeBatchSource:
+        """This source with the batch path as its ``fetch``."""
+        exporter = self.batch_exporter(store, target, read_raster=read_raster)
+        return GeeBatchSource(self, exporter, clock=self._clock, sleep=self._sleep, stop=stop)
 
     def find_scenes(
         self, points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
@@ -187,3 +244,66 @@ class GeeSource:
                 f"Earth Engine computePixels: {e}",
                 transient=kind is not ErrorKind.DETERMINISTIC,
             )
+
+
+class GeeBatchSource:
+    """``--mode batch``: the fast path's server-side selection, stacks from export tasks.
+
+    One object serves one run: its wait is bounded run-wide (``batch_timeout_s`` from the
+    first ``fetch``), so the export stage's in-run retries of unfinished points poll once
+    more instead of waiting another full timeout. Runs inline in the coordinating process
+    (``name == "gee"``), which owns the ledger the task records go to.
+    """
+
+    name = "gee"
+
+    def __init__(
+        self,
+        source: GeeSource,
+        exporter: BatchExporter,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.source = source
+        self.exporter = exporter
+        self._clock = clock
+        self._sleep = sleep
+        self._stop = stop or (lambda: False)
+        self._deadline: float | None = None
+
+    def find_scenes(
+        self, points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
+    ) -> SceneSelection:
+        return self.source.find_scenes(points, year, scene_filter)
+
+    def fetch(
+        self,
+        batch: Sequence[tuple[PointRequest, Sequence[Scene]]],
+        bands: Sequence[str],
+        max_patch_nodata: float,
+    ) -> Iterator[PointStack | PointFailure]:
+        """Each point's stack once its task completed and its file was read (poll order)."""
+        settings = self.source.settings
+        if self._deadline is None:
+            self._deadline = self._clock() + settings.batch_timeout_s
+        yield from self.exporter.drain(
+            batch,
+            bands,
+            max_patch_nodata,
+            poll_s=settings.batch_poll_s,
+            deadline=self._deadline,
+            clock=self._clock,
+            sleep=self._wait,
+            stop=self._stop,
+        )
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep between polls in slices of at most 1 s, so Ctrl-C is seen within a second."""
+        end = self._clock() + seconds
+        while not self._stop():
+            left = end - self._clock()
+            if left <= 0:
+                return
+            self._sleep(min(left, 1.0))

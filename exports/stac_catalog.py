@@ -2,8 +2,9 @@
 
 :class:`ItemDiscovery` is the seam between "which items exist" and everything after it. A
 static catalog on disk (:class:`StaticCatalog`) is one implementation; a STAC API search
-(``pystac-client``, bbox + datetime pushed to the server) will be another. Discovery may
-pre-filter by area and year but need not: the select stage re-checks every filter.
+(:mod:`exports.stac_api`: regions, datetime and thresholds pushed to the server) is another.
+Discovery may pre-filter by area and year but need not: the select stage re-checks every
+filter.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pystac
 from shapely.geometry import box, shape
 
+from exports.source import DroppedScene, PointRequest, SceneFilter
 from lucas.errors import InputFormatError
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,21 @@ class ItemDiscovery(Protocol):
 
     def items(self, bbox: BBox | None, year: int | None) -> Sequence[pystac.Item]:
         """Items that may intersect ``bbox`` in ``year`` (``None``: no restriction)."""
+        ...
+
+
+@runtime_checkable
+class PointDiscovery(Protocol):
+    """A discovery that searches around the points themselves, thresholds pushed to it.
+
+    A STAC API (:class:`exports.stac_api.StacApiDiscovery`) groups the points into regions
+    and filters scenes server-side; the source prefers this method when it exists.
+    """
+
+    def items_for_points(
+        self, points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
+    ) -> Sequence[pystac.Item]:
+        """Items of ``year`` that may serve ``points`` and may pass ``scene_filter``."""
         ...
 
 
@@ -49,8 +66,13 @@ def resolve_catalog_path(path: str | Path) -> Path:
     return p
 
 
-def load_items(path: str | Path) -> list[pystac.Item]:
-    """Every item of a static catalog, with absolute asset hrefs, in a stable (id) order."""
+def load_items(path: str | Path, unreadable: list[DroppedScene] | None = None) -> list[pystac.Item]:
+    """Every item of a static catalog, with absolute asset hrefs, in a stable (id) order.
+
+    An unreadable catalog file is an error naming it; an item (or sub-catalog) file that
+    cannot be read is skipped with a warning and listed in ``unreadable``: one damaged file
+    among thousands costs its scene, not the run.
+    """
     catalog_path = resolve_catalog_path(path)
     try:
         root = pystac.read_file(str(catalog_path))
@@ -59,15 +81,34 @@ def load_items(path: str | Path) -> list[pystac.Item]:
     if isinstance(root, pystac.Item):
         items = [root]
     elif isinstance(root, pystac.Catalog):
-        try:
-            items = list(root.get_items(recursive=True))
-        except Exception as e:
-            raise InputFormatError(f"{catalog_path}: cannot read an item: {e}") from e
+        bad: list[DroppedScene] = [] if unreadable is None else unreadable
+        items = list(_walk(root, bad))
+        for drop in bad:
+            log.warning("%s; that item is left out", drop.reason)
     else:
         raise InputFormatError(f"{catalog_path}: a {type(root).__name__}, not a STAC catalog")
     items.sort(key=lambda it: it.id)
     log.info("static STAC catalog %s: %d item(s)", catalog_path, len(items))
     return items
+
+
+def _walk(catalog: pystac.Catalog, unreadable: list[DroppedScene]) -> Iterator[pystac.Item]:
+    """The items under ``catalog``, each link resolved on its own so a bad file costs one."""
+    root = catalog.get_root()
+    for link in catalog.get_links():
+        if link.rel not in (pystac.RelType.ITEM, pystac.RelType.CHILD):
+            continue
+        href = str(link.get_absolute_href() or link.href)
+        try:
+            target = link.resolve_stac_object(root=root).target
+        except Exception as e:  # JSON, STACTypeError, KeyError, OSError...
+            reason = f"unreadable item file {href}: {type(e).__name__}: {e}"
+            unreadable.append(DroppedScene(href, reason, kind="unreadable_item"))
+            continue
+        if isinstance(target, pystac.Item):
+            yield target
+        elif isinstance(target, pystac.Catalog):
+            yield from _walk(target, unreadable)
 
 
 class StaticCatalog:
@@ -76,10 +117,11 @@ class StaticCatalog:
     def __init__(self, path: str | Path) -> None:
         self.path = resolve_catalog_path(path)
         self._items: list[pystac.Item] | None = None
+        self.unreadable: list[DroppedScene] = []  # item files skipped, with the reason
 
     def all_items(self) -> list[pystac.Item]:
         if self._items is None:
-            self._items = load_items(self.path)
+            self._items = load_items(self.path, self.unreadable)
         return self._items
 
     def items(self, bbox: BBox | None, year: int | None) -> Sequence[pystac.Item]:

@@ -1,7 +1,8 @@
 """The ``stac`` imagery source: STAC items (discovery) + windowed COG reads (reading).
 
 Discovery is pluggable (:class:`~exports.stac_catalog.ItemDiscovery`): a static catalog on
-disk today, a STAC API search later; selection and reading do not care where items came from.
+disk, or a STAC API searched region by region (:mod:`exports.stac_api`); selection and
+reading do not care where items came from.
 
 ``fetch`` works scene-major: every scene of the batch is read once for all the points that
 need it (each asset opened once, GDAL's block cache shared by neighbouring points), then each
@@ -14,6 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+
+import pystac
 
 from exports.select import CatalogScene, describe_items, select_scenes
 from exports.source import (
@@ -28,7 +31,7 @@ from exports.source import (
     SceneSelection,
     band_dtype,
 )
-from exports.stac_catalog import BBox, ItemDiscovery, StaticCatalog
+from exports.stac_catalog import BBox, ItemDiscovery, PointDiscovery, StaticCatalog
 from exports.stack import ScenePatch, assemble_stack
 from exports.window_read import gdal_env, read_scene
 
@@ -72,12 +75,14 @@ class StacSource:
         """Candidate scenes per point (each with an asset for every band of ``self.bands``)."""
         if not points:
             return SceneSelection(scenes={})
-        items = self.discovery.items(_points_bbox(points), year)
+        items = self._candidates(points, year, scene_filter)
         new = [it for it in items if it.id not in self._described]
         for described in describe_items(new):
             self._described[described.item_id] = described
         catalog = [self._described[it.id] for it in items]
         selection = select_scenes(points, catalog, year, scene_filter, self.bands)
+        # Item files the discovery could not read (a damaged JSON): reported, not fatal.
+        selection.dropped.extend(getattr(self.discovery, "unreadable", ()))
         log.info(
             "stac select: %d point(s), %d item(s) seen, %d dropped, %d point(s) without scene",
             len(points),
@@ -86,6 +91,14 @@ class StacSource:
             sum(1 for s in selection.scenes.values() if not s),
         )
         return selection
+
+    def _candidates(
+        self, points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
+    ) -> Sequence[pystac.Item]:
+        """Items that may serve ``points``: searched around them where discovery can."""
+        if isinstance(self.discovery, PointDiscovery):
+            return self.discovery.items_for_points(points, year, scene_filter)
+        return self.discovery.items(_points_bbox(points), year)
 
     def fetch(
         self,
@@ -131,7 +144,8 @@ class StacSource:
             if err.transient:
                 state.failures[pid] = (str(err), True)
             else:
-                state.dropped[pid].append(DroppedScene(scene.scene_id, str(err), kind="read_error"))
+                kind = getattr(err, "kind", "read_error")  # e.g. crs_mismatch, unexpected_dtype
+                state.dropped[pid].append(DroppedScene(scene.scene_id, str(err), kind=kind))
         for message in sorted({str(e) for e in read.errors.values()}):
             log.warning("%s; scene %s skipped for the points it hit", message, scene.scene_id)
 

@@ -48,7 +48,12 @@ GDAL_ENV: Mapping[str, str | int] = {
     "VSI_CACHE": "TRUE",
 }
 
-_TRANSIENT_HINTS = ("timed out", "timeout", "connection", "http response code: 5", "429")
+_TRANSIENT_HINTS = (
+    "timed out", "timeout", "connection", "http response code: 5", "429", "curl error",
+    # A block read that fails after the open went fine: over HTTP, a body cut short once
+    # GDAL's own retries are spent (GDAL's message does not say why).
+    "read failed", "ireadblock failed",
+)
 
 
 def gdal_env(**overrides: str | int) -> rasterio.Env:
@@ -109,6 +114,10 @@ def _read_asset(
         if src.transform.is_identity and not src.gcps[0]:
             err = _error(scene, href, "open", RasterioError("not georeferenced (no geotransform)"))
             result.errors.update(dict.fromkeys(grids, err))
+            return
+        mismatch = asset_mismatch(scene, band, href, src)
+        if mismatch is not None:
+            result.errors.update(dict.fromkeys(grids, mismatch))
             return
         crs = src.crs if src.crs else CRS.from_epsg(scene.epsg)
         epsg = crs.to_epsg()
@@ -230,6 +239,46 @@ def is_transient(href: str, message: str) -> bool:
     remote = href.startswith(("http://", "https://", "s3://", "gs://", "/vsicurl", "/vsis3"))
     text = message.lower()
     return remote and any(hint in text for hint in _TRANSIENT_HINTS)
+
+
+class AssetMismatch(SceneReadError):
+    """An asset that opens fine but is not what its item says; ``kind`` counts it."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message, transient=False)
+        self.kind = kind
+
+
+# Source dtypes a band may have: L2A reflectance is uint16 (× 10000); SCL class codes fit any
+# unsigned integer. A float (0–1 reflectance) or signed asset would be cast into garbage.
+_ALLOWED_DTYPES: Mapping[str, tuple[str, ...]] = {"SCL": ("uint8", "uint16")}
+_REFLECTANCE_DTYPES = ("uint16",)
+
+
+def asset_mismatch(
+    scene: Scene, band: str, href: str, src: DatasetReader
+) -> AssetMismatch | None:
+    """Why an opened asset cannot be used as ``band`` of ``scene``, or None.
+
+    Why check: a COG labelled with another CRS than its item's ``proj:epsg`` (a re-projected
+    or mislabelled file), or with another dtype, reads without any error and would put
+    wrong pixels into the dataset silently; it is dropped with the reason instead.
+    """
+    epsg = src.crs.to_epsg() if src.crs else None
+    if epsg is not None and epsg != scene.epsg:
+        return AssetMismatch(
+            f"crs mismatch: {href} is EPSG:{epsg} but item {scene.scene_id} says "
+            f"proj:epsg {scene.epsg}",
+            "crs_mismatch",
+        )
+    allowed = _ALLOWED_DTYPES.get(band, _REFLECTANCE_DTYPES)
+    if src.dtypes[0] not in allowed:
+        return AssetMismatch(
+            f"unexpected dtype {src.dtypes[0]} for band {band}: {href} (expected "
+            f"{' or '.join(allowed)}; item {scene.scene_id})",
+            "unexpected_dtype",
+        )
+    return None
 
 
 def _error(scene: Scene, href: str, where: str, e: Exception) -> SceneReadError:

@@ -24,6 +24,7 @@ from lucas import codes
 from lucas.columns import rename_map
 from lucas.errors import ConfigError
 from lucas.formats import check_format, detect_format, get_format
+from lucas.gee_table import is_gee_table, read_gee_table
 from lucas.legend import unmapped_report
 from lucas.location import location_mismatches
 from lucas.normalise import Normalised, normalise
@@ -132,7 +133,8 @@ def ingest_table(
     hint_year = year if year is not None else (table_format.year if table_format else None)
     codes.normalise_countries(countries, hint_year)
 
-    raw = read_table(path)
+    # ``gee:<asset id>``: the Earth Engine catalog's table, read into the same RawTable.
+    raw = read_gee_table(path, countries, year) if is_gee_table(path) else read_table(path)
     if table_format is None:
         table_format = detect_format(raw.header, path)
     else:

@@ -98,7 +98,10 @@ def _to_number(
         num = num.mask(np.isclose(num, spec.not_relevant, rtol=0.0, atol=1e-6))
     if spec.kind == "int":
         finite = num.dropna()
-        if bool((finite == np.round(finite)).all()):
+        # Whole numbers an int64 holds exactly; "inf" or "1e20" keep the column as floats
+        # (as a "1.5" does) rather than crash the cast.
+        exact = np.isfinite(finite) & (finite.abs() < 2.0**53) & (finite == np.round(finite))
+        if bool(exact.all()):
             return num.astype("Int64")
     return num
 
@@ -242,7 +245,10 @@ def normalise(raw: RawTable, fmt: TableFormat) -> Normalised:
     if "year" in df:
         raw_year = _text(df["year"])
         year_num = pd.to_numeric(raw_year, errors="coerce").astype(float)
-        df["year"] = year_num.where(year_num == np.round(year_num)).astype("Int64")
+        # A whole number of plausible size: "inf" or "1e20" must become "no year" (the row is
+        # rejected as wrong_year), not an overflow in the cast.
+        year_ok = (year_num == np.round(year_num)) & (year_num.abs() < 100_000)
+        df["year"] = year_num.where(year_ok).astype("Int64")
     else:
         year = fmt.year if fmt.year is not None else 0
         raw_year = pd.Series(str(year), index=df.index, dtype="str")

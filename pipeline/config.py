@@ -17,6 +17,7 @@ from typing import Any
 
 from exports.source import ALL_BANDS
 from lucas.errors import ConfigError
+from lucas.gee_table import is_gee_table
 
 SOURCES = ("stac", "gee")
 MODES = ("fast", "batch")
@@ -74,7 +75,7 @@ class RunConfig:
             "catalog": str(self.catalog.resolve()) if self.catalog else None,
             "stac_url": self.stac_url,
             "collection": self.collection if self.stac_url else None,
-            "lucas": str(self.lucas.resolve()) if self.lucas else None,
+            "lucas": _table_name(self.lucas),
             "bands": list(self.bands),
             **self.thresholds(),
         }
@@ -83,6 +84,13 @@ class RunConfig:
 
 
 _PATH_KEYS = {"out", "lucas", "catalog", "gee_key_file"}
+
+
+def _table_name(lucas: Path | None) -> str | None:
+    """The LUCAS input in the output hash: a file's absolute path, or ``gee:<asset id>``."""
+    if lucas is None:
+        return None
+    return str(lucas) if is_gee_table(lucas) else str(lucas.resolve())
 _FLOAT_KEYS = {"max_cloud_cover", "max_scene_nodata", "max_patch_nodata", "buffer_m",
                "inject_faults"}
 _INT_KEYS = {"year", "workers", "batch_size", "retries"}
@@ -108,7 +116,7 @@ def load_toml(path: Path) -> dict[str, Any]:
         if alias in out:
             out[key] = out.pop(alias)
     for key in _PATH_KEYS & out.keys():
-        if isinstance(out[key], str):
+        if isinstance(out[key], str) and not is_gee_table(out[key]):  # gee:<asset> is no path
             out[key] = str((base / out[key]).expanduser()) if not Path(out[key]).is_absolute() \
                 else out[key]
     return out
@@ -155,6 +163,10 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             if not isinstance(value, bool):
                 raise TypeError
             return value
+        if key == "stac_url":  # "earth-search" -> its URL, so the output hash is canonical
+            from exports.stac_http import STAC_URL_ALIASES
+
+            return STAC_URL_ALIASES.get(str(value).strip().lower(), str(value).strip())
         if key in ("countries", "bands"):
             items = value.split(",") if isinstance(value, str) else list(value)
             names = tuple(str(i).strip().upper() for i in items if str(i).strip())
@@ -191,6 +203,14 @@ def _validate(cfg: RunConfig, origin: Mapping[str, str]) -> None:
         fail("mode", f"unknown mode '{cfg.mode}'; choose one of {', '.join(MODES)}")
     if not 0.0 <= cfg.inject_faults < 1.0:
         fail("inject_faults", "a share between 0 and 1 (e.g. 0.2)")
+    if cfg.scheduler is not None:
+        if cfg.source == "gee":
+            fail("scheduler", "the gee source cannot run on Dask: its limit is the Earth "
+                 "Engine project quota (40 concurrent requests), which one machine already "
+                 "saturates (--workers threads); drop --scheduler")
+        from pipeline.dask_cluster import parse_scheduler  # syntax only: Dask not imported
+
+        parse_scheduler(cfg.scheduler, origin.get("scheduler", "--scheduler"))
     bad = [b for b in cfg.bands if b not in ALL_BANDS]
     if bad:
         fail("bands", f"unknown band(s) {', '.join(bad)}; valid: {', '.join(ALL_BANDS)}")
@@ -200,7 +220,7 @@ def _validate(cfg: RunConfig, origin: Mapping[str, str]) -> None:
         fail(
             "year",
             f"{cfg.year} is before Sentinel-2 imagery exists ({FIRST_S2_YEAR} onwards); "
-            "LUCAS surveys with Sentinel-2 imagery: 2018, 2022 and later",
+            "LUCAS surveys with Sentinel-2 imagery: 2015 (from July), 2018, 2022 and later",
         )
 
 

@@ -45,9 +45,13 @@ CREATE TABLE IF NOT EXISTS meta (
 CREATE TABLE IF NOT EXISTS tasks (
     key     TEXT PRIMARY KEY,
     task_id TEXT NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    state   TEXT,
+    payload TEXT
 );
 """
+# Columns added to ``tasks`` after the first release: a ledger of then gets them on open.
+_TASK_COLUMNS = {"state": "TEXT", "payload": "TEXT"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,16 @@ class Unit:
     state: str
     attempts: int
     last_error: str | None
+    payload: Any
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One batch-export task of the ledger."""
+
+    key: str
+    task_id: str  # empty until the server answered the start call
+    state: str | None
     payload: Any
 
 
@@ -82,11 +96,18 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._add_task_columns()
         except sqlite3.DatabaseError as e:
             raise LedgerError(
                 f"cannot open the ledger {path}: {e}. If the file is damaged, move it away "
                 "and run again with --force (every unit will be redone)."
             ) from e
+
+    def _add_task_columns(self) -> None:
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
+        for name, kind in _TASK_COLUMNS.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE tasks ADD COLUMN {name} {kind}")
 
     @classmethod
     def in_folder(cls, out_dir: Path) -> Ledger:
@@ -228,6 +249,36 @@ class Ledger:
     def drop_task(self, key: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM tasks WHERE key = ?", (key,))
+
+    def get_task_row(self, key: str) -> TaskRow | None:
+        """A task with its last seen state and the caller's payload (e.g. the request id)."""
+        row = self._db.execute(
+            "SELECT key, task_id, state, payload FROM tasks WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        k, task_id, state, payload = row
+        return TaskRow(k, str(task_id), state, None if payload is None else json.loads(payload))
+
+    def put_task_row(self, key: str, task_id: str, state: str, payload: Any = None) -> None:
+        """Record a task (committed before this returns: callers rely on it before a start)."""
+        blob = None if payload is None else json.dumps(payload, sort_keys=True)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO tasks (key, task_id, updated, state, payload) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id, "
+                "updated = excluded.updated, state = excluded.state, payload = excluded.payload",
+                (key, task_id, time.time(), state, blob),
+            )
+
+    def task_counts(self, prefix: str = "") -> dict[str, int]:
+        """Last seen state → number of tasks (``etl status``)."""
+        cur = self._db.execute(
+            "SELECT COALESCE(state, 'UNKNOWN'), COUNT(*) FROM tasks "
+            "WHERE key >= ? AND key < ? GROUP BY 1 ORDER BY 1",
+            (prefix, prefix + "\uffff"),
+        )
+        return {str(state): int(n) for state, n in cur.fetchall()}
 
 
 def unit_keys(prefix: str, ids: Iterable[int]) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -97,10 +98,10 @@ def file_attributes_for(
 
 
 def _write_error(e: OSError, target: Path, needed: int) -> OutputError:
-    mb = needed / 1e6
+    mb = max(1, math.ceil(needed / 1e6))  # rounded up: "free at least 0 MB" helps nobody
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return OutputError(
-            f"disk full while writing {target}: free at least {mb:.0f} MB in "
+            f"disk full while writing {target}: free at least {mb} MB in "
             f"{target.parent} and run the same command again (the previous file, if any, "
             "is untouched)"
         )

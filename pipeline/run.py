@@ -54,6 +54,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
         pack_summary, outputs = run_pack(cfg, ledger, source.name, progress)
         summary.stages.append(pack_summary)
         summary.outputs = [str(p) for p in outputs]
+        summary.interrupted = stop_requested()  # Ctrl-C during pack: still exit code 130
     return summary
 
 

@@ -165,7 +165,11 @@ def _run_jobs(
     outcomes: list[tuple[ExportJob, ExportOutcome]] = []
     # Earth Engine's limit is the project quota, which one process's thread pool already
     # saturates (cfg.workers are its threads): it always runs in this process.
-    if cfg.workers <= 1 or len(jobs) <= 1 or source.name == "gee":
+    if cfg.scheduler is not None and source.name != "gee":  # gee: refused by the config
+        from pipeline.dask_export import run_on_dask  # Dask is loaded only with --scheduler
+
+        run_on_dask(cfg, ledger, jobs, summary, advance, outcomes)
+    elif cfg.workers <= 1 or len(jobs) <= 1 or source.name == "gee":
         _run_inline(cfg, ledger, source, jobs, summary, advance, outcomes)
     else:
         _run_pool(cfg, ledger, jobs, summary, advance, outcomes)
@@ -181,7 +185,8 @@ def _regroup(cfg: RunConfig, retry: Sequence[tuple[ExportJob, PointItem]]) -> li
     jobs = []
     for job in {id(j): j for j, _ in retry}.values():
         items = [item for j, item in retry if j is job]
-        for batch in chunked(items, cfg.batch_size):
+        size = len(items) if cfg.source == "gee" and cfg.mode == "batch" else cfg.batch_size
+        for batch in chunked(items, size):  # gee batch: one drain per country, as planned
             jobs.append(ExportJob(job.country, job.stage_dir, list(batch), job.bands,
                                   job.max_patch_nodata))
     return jobs
@@ -216,6 +221,10 @@ def _plan_jobs(
             scenes = [scene_from_dict(s) for s in (selections.get(key) or {}).get("scenes", [])]
             todo.append((req, scenes, attrs[req.point_id]))
         batch_size = cfg.batch_size if cfg.source != "gee" else max(cfg.batch_size, 4 * cfg.workers)
+        if cfg.source == "gee" and cfg.mode == "batch":
+            # One job per country: its drain keeps the task queue full (up to 2,500 tasks)
+            # instead of waiting for the slowest task of every small batch.
+            batch_size = max(len(todo), 1)
         for batch in chunked(todo, batch_size):
             yield ExportJob(cc, stage_dir, list(batch), cfg.bands, cfg.max_patch_nodata)
 

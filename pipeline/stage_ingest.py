@@ -9,7 +9,9 @@ from pathlib import Path
 import geopandas as gpd
 
 from lucas.errors import ConfigError
+from lucas.gee_table import is_gee_table
 from lucas.ingest import IngestResult, ingest_table
+from lucas.legend import unmapped_report
 from lucas.output import read_points, write_points
 from pipeline.config import RunConfig
 from pipeline.ledger import DONE, Ledger
@@ -34,7 +36,33 @@ def ingest_summary(result: IngestResult, seconds: float) -> StageSummary:
         by_reason = result.rejects["reason"].value_counts()
         summary.reasons.update({str(k): int(v) for k, v in by_reason.items()})
     summary.notes.extend(result.warnings)
+    summary.notes.extend(legend_notes(unmapped_report(result.lc1_codes())))
     return summary
+
+
+def legend_notes(report: dict[str, dict[str, int]], shown: int = 8) -> list[str]:
+    """One line per built-in legend: the kept points whose LC1 code it leaves unmapped.
+
+    Why in the ingest summary: a new survey year can bring codes the legends were not
+    written for; the user should see it before spending hours on the export.
+    """
+    notes = []
+    for name, left in report.items():
+        if left:
+            codes = ", ".join(f"{c} ({n})" for c, n in list(left.items())[:shown])
+            more = f", … {len(left) - shown} more" if len(left) > shown else ""
+            notes.append(f"legend {name} leaves {sum(left.values())} point(s) unmapped: "
+                         f"{codes}{more}")
+    return notes
+
+
+def connect_for_table(cfg: RunConfig) -> None:
+    """``--lucas gee:<asset>`` is read from Earth Engine: connect first, with the run's
+    ``--project`` and ``--gee-key-file`` (a ConfigError names the fix when they are missing)."""
+    if is_gee_table(cfg.lucas):
+        from exports.gee_auth import GeeAuth, initialize
+
+        initialize(GeeAuth(project=cfg.project, key_file=cfg.gee_key_file))
 
 
 def run_ingest(cfg: RunConfig, ledger: Ledger) -> tuple[dict[str, gpd.GeoDataFrame], StageSummary]:
@@ -54,19 +82,37 @@ def run_ingest(cfg: RunConfig, ledger: Ledger) -> tuple[dict[str, gpd.GeoDataFra
             return _read_all(target, countries), summary
     if cfg.lucas is None:
         raise ConfigError("no LUCAS table: give --lucas PATH (or 'lucas' in the config file)")
+    connect_for_table(cfg)
     start = time.perf_counter()
     result = ingest_table(cfg.lucas, None if everything else list(cfg.countries), cfg.year,
                           cfg.lucas_format)
     found = tuple(sorted(set(result.points["nuts0"].dropna())))
     countries = found if everything else tuple(cc for cc in cfg.countries if cc in found)
+    stale = _remove_temp_files(target)
     write_points(result, target)
     summary = ingest_summary(result, time.perf_counter() - start)
+    if stale:
+        summary.notes.append(f"removed {stale} unfinished file(s) of an interrupted ingest")
     for cc in cfg.countries:
         if cc not in found and not everything:
             summary.notes.append(f"no point of {cc} kept: no file will be written for it")
     ledger.mark(STAGE, key, DONE, payload={"countries": list(countries),
                                            "points": len(result.points)})
     return _read_all(target, countries), summary
+
+
+def _remove_temp_files(folder: Path) -> int:
+    """Delete the temp files of an ingest killed before its renames (we hold the lock).
+
+    ``write_points`` writes ``.<name>.<random>.tmp`` beside each target; a crash leaves them,
+    and the next ingest picks new random names, so nobody else would ever remove them.
+    """
+    if not folder.is_dir():
+        return 0
+    stale = list(folder.glob(".*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
 
 
 def _read_all(folder: Path, countries: tuple[str, ...]) -> dict[str, gpd.GeoDataFrame]:

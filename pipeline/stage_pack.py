@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pipeline.config import RunConfig
+from pipeline.interrupt import stop_requested
 from pipeline.ledger import DONE, Ledger
 from pipeline.pack import (
     country_file,
@@ -68,6 +69,8 @@ def run_pack(
     start = time.perf_counter()
     outputs = []
     for cc in cfg.countries:
+        if stop_requested():  # Ctrl-C: the file in flight is finished, no new one starts
+            break
         target = country_file(cfg.out, cfg.year, cc)
         if remove_stale_temp_files(target):
             summary.notes.append(f"removed the temp file of an interrupted pack ({cc})")

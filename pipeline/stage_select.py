@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from exports.source import ImagerySource, PointRequest, SceneFilter, scene_to_dict
 from lucas.errors import SourceError
 from pipeline.config import RunConfig
+from pipeline.interrupt import stop_requested
 from pipeline.ledger import DONE, FAILED, Ledger, UnitUpdate
 from pipeline.points import chunked, country_prefix, point_key
 from pipeline.report import NoProgress, Progress, StageSummary
@@ -44,6 +45,8 @@ def run_select(
     dropped_scenes: dict[str, set[str]] = {}
     try:
         for chunk in chunked(todo, SELECT_CHUNK):
+            if stop_requested():  # Ctrl-C: the chunk in flight is recorded, no new one starts
+                break
             _select_chunk(cfg, ledger, source, chunk, scene_filter, summary, dropped_scenes)
             advance(len(chunk))
     finally:

@@ -42,8 +42,12 @@ def _is_loopback(address: Any) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Refuse connections to anything but loopback (tests never reach a real host)."""
+def _no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Refuse connections to anything but loopback (tests never reach a real host), except
+    in ``gee``-marked tests, which check a user's real Earth Engine setup on request."""
+    if request.node.get_closest_marker("gee") is not None:
+        yield
+        return
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
     real_create = socket.create_connection

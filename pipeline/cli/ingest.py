@@ -9,25 +9,32 @@ from typing import Any
 import click
 
 from pipeline.cli.console import console
-from pipeline.cli.options import config_from_flags, config_option, survey_options
+from pipeline.cli.options import (
+    config_from_flags,
+    config_option,
+    gee_auth_options,
+    survey_options,
+)
 from pipeline.cli.render import stage_table
 
 
 @click.command()
 @config_option
 @survey_options
+@gee_auth_options
 def ingest(config_path: Path | None, **flags: Any) -> None:
     """Read, validate and normalise a LUCAS table; write OUT/<year>/points/<CC>.parquet,
     rejects.csv (row, point id, reason) and a summary."""
     from lucas.ingest import ingest_table
     from lucas.output import write_points
-    from pipeline.stage_ingest import ALL, ingest_summary, points_dir
+    from pipeline.stage_ingest import ALL, connect_for_table, ingest_summary, points_dir
 
     cfg = config_from_flags(config_path, **flags)
     if cfg.lucas is None:
         raise click.UsageError("--lucas PATH is required")
     if not cfg.countries:
         raise click.UsageError("--country is required (AT, AT,DE or ALL)")
+    connect_for_table(cfg)
     start = time.perf_counter()
     everything = cfg.countries == (ALL,)
     result = ingest_table(cfg.lucas, None if everything else list(cfg.countries), cfg.year,

@@ -39,7 +39,9 @@ survey_options = _stack(
     click.option("--country", "countries", help="NUTS0 code(s) as LUCAS writes them: AT, "
                  "AT,DE, or ALL."),
     click.option("--year", type=int, help=f"Survey year [default: {_D.year}]."),
-    click.option("--lucas", type=click.Path(path_type=Path), help="The LUCAS table (CSV)."),
+    click.option("--lucas", type=click.Path(path_type=Path),
+                 help="The LUCAS table (CSV), or an Earth Engine table: "
+                 "gee:JRC/LUCAS_HARMO/THLOC/V1 (2006-2018), gee:JRC/LUCAS/THLOC/V1/2022."),
     click.option(
         "--lucas-format",
         type=click.Choice(["eurostat2018", "harmonised", "lucas2022"]),
@@ -49,17 +51,22 @@ survey_options = _stack(
                  help="Output folder (holds the ledger; files go to OUT/<year>/)."),
 )
 
+gee_auth_options = _stack(
+    click.option("--project", help="Earth Engine cloud project (--source gee, --lucas gee:…)."),
+    click.option("--gee-key-file", type=click.Path(path_type=Path, dir_okay=False),
+                 help="Service-account key file for Earth Engine (default: the credentials "
+                 "of `earthengine authenticate`)."),
+)
+
 source_options = _stack(
     click.option("--source", type=click.Choice(["stac", "gee"]),
                  help=f"Imagery source [default: {_D.source}]."),
     click.option("--catalog", type=click.Path(path_type=Path),
                  help="Static STAC catalog: its catalog.json or the folder holding it."),
-    click.option("--stac-url", help="A STAC API to search instead of --catalog "
-                 "(e.g. https://earth-search.aws.element84.com/v1)."),
+    click.option("--stac-url", help="A STAC API to search instead of --catalog: its URL, "
+                 "or earth-search for https://earth-search.aws.element84.com/v1."),
     click.option("--collection", help="STAC API collection [default: sentinel-2-l2a]."),
-    click.option("--project", help="Earth Engine cloud project (--source gee)."),
-    click.option("--gee-key-file", type=click.Path(path_type=Path, dir_okay=False),
-                 help="Service-account key file for Earth Engine (--source gee)."),
+    gee_auth_options,
     click.option("--mode", type=click.Choice(["fast", "batch"]),
                  help="Earth Engine path: fast (computePixels) or batch (Export tasks) "
                  "[default: fast]."),

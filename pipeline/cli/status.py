@@ -19,7 +19,8 @@ STAGE_ORDER = ("ingest", "select", "export", "pack")
               help="The output folder of a run.")
 @click.option("--limit", default=50, show_default=True, help="Failures listed at most.")
 def status(out: Path, limit: int) -> None:
-    """Counts of units per stage and state, and the failures with their last error."""
+    """Counts of units per stage and state, Earth Engine export tasks by state, and the
+    failures with their last error."""
     path = out / LEDGER_NAME
     if not path.exists():
         raise LedgerError(f"no ledger in {out} ({LEDGER_NAME} missing): nothing has run there")
@@ -33,6 +34,14 @@ def status(out: Path, limit: int) -> None:
         for stage in sorted(counts, key=lambda s: (*STAGE_ORDER, s).index(s)):
             table.add_row(stage, *(f"{counts[stage].get(s, 0):,}" for s in states))
         console.print(table)
+        tasks = ledger.task_counts()
+        if tasks:  # --mode batch: Earth Engine export tasks, by the state last polled
+            ttable = Table()
+            ttable.add_column("Earth Engine export task state (last poll)")
+            ttable.add_column("tasks", justify="right")
+            for state, n in tasks.items():
+                ttable.add_row(state, f"{n:,}")
+            console.print(ttable)
         failures = [u for stage in STAGE_ORDER for u in ledger.units(stage, state=FAILED)]
         if not failures:
             console.print("No failures.")

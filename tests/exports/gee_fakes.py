@@ -1,7 +1,8 @@
 """Offline Earth Engine test helpers: the wheel's ApiTestCase harness, crafted answers.
 
 Nothing here reaches a network: ``offline_ee`` installs ``ee.apitestcase``'s canned
-algorithm list, and the fakes stand in for ``computePixels`` / ``computeValue``.
+algorithm list, and the fakes stand in for ``computePixels`` / ``computeValue``, the task
+list and the GCS reads of the batch path.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import ee
 import numpy as np
+from affine import Affine
 from ee import apitestcase
 
+from exports.gee_batch import Raster, band_names
 from exports.grid import patch_grid
 from exports.source import ALL_BANDS, PointRequest, Scene
 
@@ -138,3 +142,62 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+class FakeTasks:
+    """The project's task list, as ee.data.getTaskList / getTaskStatus would give it."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.started: list[Any] = []
+        self.hidden: set[str] = set()  # ids the listing no longer shows
+        self.requests: dict[str, str] = {}  # request id -> task id (the server's dedup)
+        self.ids_drawn = 0
+
+    def new_id(self) -> str:
+        self.ids_drawn += 1
+        return f"req-{self.ids_drawn}"
+
+    def start(self, request_id: str, task: Any) -> str:
+        if request_id in self.requests:
+            raise ee.EEException(f"Request ID {request_id} already exists.")
+        task_id = f"T{len(self.tasks) + 1}"
+        self.requests[request_id] = task_id
+        self.started.append(task)
+        self.add(task_id, "READY", task.config["description"])
+        return task_id
+
+    def add(self, task_id: str, state: str, description: str = "", error: str = "") -> None:
+        self.tasks[task_id] = {
+            "id": task_id,
+            "state": state,
+            "description": description,
+            "error_message": error,
+        }
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [t for i, t in self.tasks.items() if i not in self.hidden]
+
+    def status(self, ids: list[str]) -> list[dict[str, Any]]:
+        return [self.tasks.get(i, {"id": i, "state": "UNKNOWN"}) for i in ids]
+
+
+def fake_reader(
+    bands: Sequence[str], batch: Sequence[tuple[PointRequest, Sequence[Scene]]], margin: int = 0
+) -> Any:
+    """A ReadRaster giving each point's export as Earth Engine writes it: georeferenced, no
+    band descriptions, every band 4 except [32, 32] (10 + the band's index in the file)."""
+
+    def read(path: str) -> Raster:
+        pid = int(Path(path).stem.split("_")[1])
+        pt, scenes = next((p, s) for p, s in batch if p.point_id == pid)
+        names = band_names(scenes, bands)
+        size = 64 + 2 * margin
+        array = np.full((len(names), size, size), 4, dtype=np.uint16)
+        for i in range(len(names)):
+            array[i, 32 + margin, 32 + margin] = 10 + i
+        g = pt.grid
+        transform = Affine(10.0, 0.0, g.x_min - 10 * margin, 0.0, -10.0, g.y_max + 10 * margin)
+        return Raster(array, [None] * len(names), transform, g.crs)
+
+    return read
