@@ -58,6 +58,7 @@ class RunSummary:
     outputs: list[str] = field(default_factory=list)
     nothing_to_do: bool = False
     interrupted: bool = False
+    failed_earlier: int = 0  # units left failed by earlier runs (retried with --retry-failed)
 
     @property
     def failed(self) -> int:

@@ -9,7 +9,7 @@ from exports.source import PointRequest
 from lucas.errors import ConfigError
 from pipeline.config import RunConfig
 from pipeline.interrupt import graceful_interrupts, stop_requested
-from pipeline.ledger import Ledger
+from pipeline.ledger import FAILED, Ledger
 from pipeline.lock import OutputLock
 from pipeline.points import country_prefix, point_key, point_requests
 from pipeline.report import NoProgress, Progress, RunSummary
@@ -38,6 +38,9 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
         requests = {cc: point_requests(df) for cc, df in points.items()}
         if not cfg.force and _all_current(cfg, ledger, requests):
             summary.nothing_to_do = True
+            summary.failed_earlier = sum(
+                len(ledger.units(stage, f"{cfg.year}/", state=FAILED)) for stage in STAGES
+            )
             summary.outputs = [str(cfg.out / str(cfg.year) / f"{cc}.h5") for cc in cfg.countries]
             return summary
         source = make_source(cfg, ledger)

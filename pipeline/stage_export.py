@@ -27,6 +27,7 @@ from exports.source import (
     Scene,
     scene_from_dict,
 )
+from lucas.errors import OutputError
 from pipeline.config import RunConfig
 from pipeline.h5format import attribute_records
 from pipeline.interrupt import stop_requested
@@ -34,7 +35,7 @@ from pipeline.ledger import DONE, FAILED, SKIPPED, Ledger, UnitUpdate
 from pipeline.points import chunked, country_prefix, point_key
 from pipeline.report import NoProgress, Progress, StageSummary
 from pipeline.sources import make_source
-from pipeline.staging import remove_temp_files, stage_point, staging_dir
+from pipeline.staging import remove_temp_files, stage_point, staging_dir, staging_error
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ def export_job(source: ImagerySource, job: ExportJob) -> Iterator[ExportOutcome]
         for result in source.fetch(pending, job.bands, job.max_patch_nodata):
             seen.add(result.point_id)
             yield _outcome(job, result, *by_id[result.point_id])
+    except OutputError:
+        raise  # our own disk is full or unwritable: stop the run, nothing to record per point
     except Exception as e:  # a source bug must not lose the batch's other points silently
         log.exception("export of a batch of %d points failed", len(pending))
         for req, _ in pending:
@@ -95,7 +98,10 @@ def _outcome(
     if len(result.image_ids) == 0:
         return ExportOutcome(result.point_id, SKIPPED, NO_SCENE,
                              {"reason": "every scene dropped", "dropped": dropped})
-    stage_point(job.stage_dir, result, req.grid, attrs)
+    try:
+        stage_point(job.stage_dir, result, req.grid, attrs)
+    except OSError as e:
+        raise staging_error(e, job.stage_dir, result.point_id) from e
     return ExportOutcome(result.point_id, DONE, None,
                          {"steps": len(result.image_ids), "dropped": dropped})
 

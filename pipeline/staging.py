@@ -6,6 +6,7 @@ A staged file holds exactly the dataset the country file will hold, so packing i
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ import h5py
 
 from exports.grid import PatchGrid
 from exports.source import PointStack
+from lucas.errors import OutputError
 from pipeline.h5format import dataset_name, write_point
 
 TMP_SUFFIX = ".tmp"
@@ -55,6 +57,19 @@ def stage_point(
         tmp.unlink(missing_ok=True)
         raise
     return final
+
+
+def staging_error(e: OSError, stage_dir: Path, point_id: int) -> OutputError:
+    """The run-stopping error for a staged write that failed (disk full, permissions)."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(
+            f"disk full while staging point {point_id:08d} in {stage_dir}: free space there "
+            "and run the same command again (finished points are kept)"
+        )
+    return OutputError(
+        f"cannot stage point {point_id:08d} in {stage_dir}: {e}; fix it and run the same "
+        "command again (finished points are kept)"
+    )
 
 
 def remove_temp_files(stage_dir: Path) -> int:

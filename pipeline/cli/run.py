@@ -40,6 +40,12 @@ def run(config_path: Path | None, **flags: Any) -> None:
         for path in summary.outputs:
             console.print(f"[green]up to date:[/] {path}")
         console.print("Nothing to do (use --force to redo, --retry-failed to retry failures).")
+        if summary.failed_earlier:
+            err_console.print(
+                f"[red]{summary.failed_earlier} unit(s) failed in earlier runs[/] and are not "
+                f"in the file: see `etl status --out {cfg.out}`, retry with --retry-failed."
+            )
+            sys.exit(1)
         return
     print_run(summary)
     if summary.interrupted:

@@ -69,3 +69,32 @@ def test_disk_full_during_pack_keeps_the_previous_file(
     assert again.exit_code == 0, again.output
     assert_same_content(target, reference)
     assert_finished_like_reference(out, demo, reference)
+
+
+@pytest.mark.slow
+def test_disk_full_while_staging_stops_the_run_and_the_rerun_completes(
+    demo: DemoArchive, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.stage_export
+
+    out = tmp_path / "out"
+    args = run_args(demo, out)
+    runner = CliRunner()
+    full = OSError(errno.ENOSPC, "No space left on device")
+    with monkeypatch.context() as mp:
+        mp.setattr(pipeline.stage_export, "stage_point",
+                   _fail_at(4, pipeline.stage_export.stage_point, full))
+        mp.setenv("COLUMNS", "400")
+        failed = runner.invoke(main, args)
+    assert failed.exit_code == 2, failed.output
+    message = " ".join(failed.output.split())
+    assert "disk full while staging point" in message and "free space there" in message
+    assert "Traceback" not in failed.output
+    # The three points staged before the disk filled are done; no point was marked failed.
+    status = runner.invoke(main, ["status", "--out", str(out)])
+    assert "No failures." in status.output
+    assert temp_files(out) == []
+
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert_same_content(out / "2018" / "AT.h5", reference)

@@ -178,7 +178,8 @@ def test_inject_faults_run_completes_and_permanent_failures_wait_for_retry_faile
 
     # Re-running without --retry-failed does not touch it ...
     again = runner.invoke(main, args)
-    assert again.exit_code == 0 and "Nothing to do" in again.output
+    assert again.exit_code == 1 and "Nothing to do" in again.output
+    assert "1 unit(s) failed in earlier runs" in " ".join(again.output.split())
     assert _units(out)[broken][:2] == (FAILED, 1)
     # ... --retry-failed retries it (the fault is still there: same unit, same message) ...
     retried = runner.invoke(main, [*args, "--retry-failed"])
