@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,6 +83,7 @@ def dask_client(
             "--scheduler needs Dask distributed: pip install 'sen4map-etl[dask]'"
         ) from e
     # distributed sets its loggers to INFO on import; follow the tool's verbosity instead
+    # (again once the cluster runs: LocalCluster's silence_logs resets them)
     logging.getLogger("distributed").setLevel(log.getEffectiveLevel())
     cluster = None
     if spec.is_local:
@@ -95,8 +97,12 @@ def dask_client(
                 threads_per_worker=1,  # GDAL and h5py work best one thread per process
                 processes=True,
                 dashboard_address=None,
+                silence_logs=logging.ERROR,  # in the worker processes: errors only
             )
         client = Client(cluster)
+        # Ctrl-C reaches the whole process group; this process decides when to stop (as the
+        # process pool's workers do), instead of workers dying with tracebacks mid-task.
+        client.run(_ignore_sigint)
     else:
         try:
             client = Client(spec.address, timeout=CONNECT_TIMEOUT_S)
@@ -105,6 +111,7 @@ def dask_client(
                 f"cannot reach the Dask scheduler at {spec.address} (--scheduler): {e}. Is "
                 "`dask scheduler` running there and its port open from this machine?"
             ) from e
+    logging.getLogger("distributed").setLevel(log.getEffectiveLevel())
     try:
         _wait_for_workers(client, spec, stop)
         yield client
@@ -127,6 +134,11 @@ def _wait_for_workers(client: Any, spec: SchedulerSpec, stop: Callable[[], bool]
                         "`dask worker %s`", spec.address, now - started, spec.address)
             last_log = now
         time.sleep(1.0)
+
+
+def _ignore_sigint() -> None:
+    """Runs in each local worker's main thread (``Client.run`` runs it in the event loop)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def check_shared_folder(client: Any, probe: Path, catalog: Path | None) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from exports.source import PointRequest, Scene
-from lucas.errors import SourceError
+from lucas.errors import OutputError, SourceError
 from pipeline.config import RunConfig
 from pipeline.dask_cluster import check_shared_folder, dask_client, parse_scheduler
 from pipeline.dask_tasks import PointTask, assemble_point_task, read_scene_task
@@ -84,6 +84,7 @@ class _Driver:
     active: list[_Wave] = field(default_factory=list)  # submitted, points not all back
     launched: int = 0
     lost: int = 0  # futures the cluster cancelled (not us): scheduler gone or restarted
+    fatal: OutputError | None = None  # our own output folder failed: stop the run
 
     def run(self, waves: Iterator[list[tuple[ExportJob, PointItem]]]) -> None:
         from distributed import as_completed
@@ -114,10 +115,12 @@ class _Driver:
                 _record(self.cfg, self.ledger, cc, [o for _, o in pairs], self.summary)
                 self.outcomes.extend(pairs)
                 self.advance(len(pairs))
-            if self.lost or stop_requested():
+            if self.lost or self.fatal or stop_requested():
                 break
             self._top_up(waves)
         self.client.cancel(list(self.pending))
+        if self.fatal:
+            raise self.fatal
         if self.lost:
             raise SourceError(
                 f"the Dask cluster lost {self.lost} task(s) (scheduler gone or restarted?); "
@@ -171,6 +174,9 @@ class _Driver:
             self.lost += 1
             return None
         exc = fut.exception()
+        if isinstance(exc, OutputError):  # as on one machine: stop, record nothing for it
+            self.fatal = self.fatal or exc
+            return None
         message = f"Dask task failed: {type(exc).__name__}: {exc}"
         if type(exc).__name__ == "KilledWorker":
             message += (" (the workers running it died repeatedly: out of memory? see the "
@@ -227,9 +233,10 @@ def run_on_dask(
         try:
             check_shared_folder(client, scratch / "probe", cfg.catalog)
             n = len(client.scheduler_info(n_workers=-1)["workers"])
-            summary.notes.append(f"export ran on Dask: {spec.describe(cfg.workers)}"
-                                 if spec.is_local else
-                                 f"export ran on Dask at {spec.address}: {n} worker(s) at start")
+            note = (f"export ran on Dask: {spec.describe(cfg.workers)}" if spec.is_local
+                    else f"export ran on Dask at {spec.address}: {n} worker(s) at start")
+            if not any(x.startswith("export ran on Dask") for x in summary.notes):
+                summary.notes.append(note)  # once, not once per in-run retry
             driver = _Driver(client, cfg, ledger, summary, advance, outcomes, scratch)
             driver.run(_waves(items, WAVE_POINTS))
         finally:
