@@ -20,6 +20,7 @@ from lucas.errors import ConfigError
 from lucas.gee_table import is_gee_table
 
 SOURCES = ("stac", "gee")
+GEE_DEFAULT_WORKERS = 16
 MODES = ("fast", "batch")
 FIRST_S2_YEAR = 2015  # Sentinel-2A's first images (June 2015); L2A archives start then or later
 
@@ -140,6 +141,9 @@ def build_config(
         if value is not None and value != ():
             merged[key], origin[key] = value, f"flag --{key.replace('_', '-')}"
     values = {k: _coerce(k, v, origin[k]) for k, v in merged.items()}
+    # Earth Engine threads share the project's quota of 40 concurrent requests; local
+    # export processes share this machine's cores: different defaults for one flag.
+    values.setdefault("workers", GEE_DEFAULT_WORKERS if values.get("source") == "gee" else 2)
     if "out" not in values:
         raise ConfigError("no output folder: give --out DIR (or 'out' in the config file)")
     cfg = RunConfig(**values)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from pipeline.config import RunConfig, build_config, load_toml
+from pipeline.config import GEE_DEFAULT_WORKERS, RunConfig, build_config, load_toml
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,7 +88,9 @@ source_options = _stack(
 )
 
 work_options = _stack(
-    click.option("--workers", type=int, help=f"Parallel export processes [default: {_D.workers}]."),
+    click.option("--workers", type=int,
+                 help=f"Parallel export processes; with --source gee, concurrent Earth Engine "
+                 f"requests (at most 40) [default: {_D.workers}; {GEE_DEFAULT_WORKERS} for gee]."),
     click.option("--batch-size", type=int,
                  help=f"Neighbouring points read together [default: {_D.batch_size}]."),
     click.option("--retries", type=int,

@@ -62,3 +62,9 @@ def test_output_hash_ignores_workers_but_not_thresholds(tmp_path: Path) -> None:
     b = build_config({}, {"out": tmp_path, "workers": 4}, None)
     c = build_config({}, {"out": tmp_path, "max_patch_nodata": 10.0}, None)
     assert a.output_hash() == b.output_hash() != c.output_hash()
+
+
+def test_workers_default_depends_on_the_source(tmp_path: Path) -> None:
+    assert build_config({}, {"out": tmp_path}, None).workers == 2
+    assert build_config({}, {"out": tmp_path, "source": "gee"}, None).workers == 16
+    assert build_config({}, {"out": tmp_path, "source": "gee", "workers": 4}, None).workers == 4
