@@ -43,7 +43,7 @@ from pipeline.dask_tasks import PointTask, assemble_point_task, read_scene_task
 from pipeline.interrupt import stop_requested
 from pipeline.ledger import FAILED, SKIPPED, Ledger
 from pipeline.report import StageSummary
-from pipeline.stage_export import NO_SCENE, ExportJob, ExportOutcome, PointItem, _record
+from pipeline.stage_export import NO_SCENE, ExportJob, ExportOutcome, PointItem, record_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class _Driver:
                     self.active.remove(wave)
                     shutil.rmtree(wave.folder, ignore_errors=True)
             for cc, pairs in by_country.items():
-                _record(self.cfg, self.ledger, cc, [o for _, o in pairs], self.summary)
+                record_outcomes(self.cfg, self.ledger, cc, [o for _, o in pairs], self.summary)
                 self.outcomes.extend(pairs)
                 self.advance(len(pairs))
             if self.lost or self.fatal or stop_requested():
@@ -221,7 +221,7 @@ def run_on_dask(
                  for req, scenes, _ in job.points if not scenes]
         items.extend((job, item) for item in job.points if item[1])
         if empty:
-            _record(cfg, ledger, job.country, empty, summary)
+            record_outcomes(cfg, ledger, job.country, empty, summary)
             outcomes.extend((job, o) for o in empty)
             advance(len(empty))
     if not items or stop_requested():

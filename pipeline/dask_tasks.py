@@ -39,8 +39,8 @@ from exports.stack import ScenePatch, assemble_stack
 from lucas.errors import OutputError
 from pipeline.config import RunConfig
 from pipeline.ledger import DONE
-from pipeline.sources import _with_faults, make_source
-from pipeline.stage_export import ExportJob, ExportOutcome, _outcome
+from pipeline.sources import make_source, with_faults
+from pipeline.stage_export import ExportJob, ExportOutcome, point_outcome
 from pipeline.staging import staged_path, staging_error
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def point_faults(cfg: RunConfig) -> ImagerySource | None:
         return None
     injector = _INJECTORS.get(cfg)
     if injector is None:
-        injector = _INJECTORS[cfg] = _with_faults(_NoReads(), cfg)
+        injector = _INJECTORS[cfg] = with_faults(_NoReads(), cfg)
     return injector
 
 
@@ -288,7 +288,7 @@ def _stage(cfg: RunConfig, task: PointTask, result: PointStack | PointFailure) -
         private.mkdir()
         try:
             job = ExportJob(task.country, private, [], cfg.bands, cfg.max_patch_nodata)
-            outcome = _outcome(job, result, task.point, task.attrs)
+            outcome = point_outcome(job, result, task.point, task.attrs)
             if outcome.state == DONE:
                 os.replace(staged_path(private, pid), staged_path(task.stage_dir, pid))
         finally:

@@ -16,7 +16,7 @@ def make_source(cfg: RunConfig, ledger: Ledger | None = None) -> ImagerySource:
     """
     source = _base_source(cfg, ledger)
     if cfg.inject_faults > 0:
-        source = _with_faults(source, cfg)
+        source = with_faults(source, cfg)
     return source
 
 
@@ -67,7 +67,7 @@ def _gee_source(cfg: RunConfig, ledger: Ledger | None) -> ImagerySource:
     return GeeSource.from_config(cfg)
 
 
-def _with_faults(source: ImagerySource, cfg: RunConfig) -> ImagerySource:
+def with_faults(source: ImagerySource, cfg: RunConfig) -> ImagerySource:
     """The source behind :class:`~exports.faults.FaultInjectingSource` (``--inject-faults``).
 
     Worker processes salt the transient draws with their pid, so a point retried on another

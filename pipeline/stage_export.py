@@ -76,7 +76,7 @@ def export_job(source: ImagerySource, job: ExportJob) -> Iterator[ExportOutcome]
     try:
         for result in source.fetch(pending, job.bands, job.max_patch_nodata):
             seen.add(result.point_id)
-            yield _outcome(job, result, *by_id[result.point_id])
+            yield point_outcome(job, result, *by_id[result.point_id])
     except OutputError:
         raise  # our own disk is full or unwritable: stop the run, nothing to record per point
     except Exception as e:  # a source bug must not lose the batch's other points silently
@@ -87,7 +87,7 @@ def export_job(source: ImagerySource, job: ExportJob) -> Iterator[ExportOutcome]
                                     {"transient": False})
 
 
-def _outcome(
+def point_outcome(
     job: ExportJob, result: PointStack | PointFailure, req: PointRequest, attrs: dict[str, Any]
 ) -> ExportOutcome:
     if isinstance(result, PointFailure):
@@ -255,7 +255,7 @@ def _run_inline(
 ) -> None:
     for job in jobs:
         for outcome in export_job(source, job):
-            _record(cfg, ledger, job.country, [outcome], summary)
+            record_outcomes(cfg, ledger, job.country, [outcome], summary)
             outcomes.append((job, outcome))
             advance(1)
             if stop_requested():
@@ -288,13 +288,13 @@ def _run_pool(
             for fut in finished:
                 job = running.pop(fut)
                 done = fut.result()
-                _record(cfg, ledger, job.country, done, summary)
+                record_outcomes(cfg, ledger, job.country, done, summary)
                 outcomes.extend((job, o) for o in done)
                 advance(len(done))
                 submit_next()
 
 
-def _record(
+def record_outcomes(
     cfg: RunConfig,
     ledger: Ledger,
     country: str,
