@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import RunConfig
 from pipeline.interrupt import stop_requested
@@ -61,16 +64,44 @@ def pack_is_current(cfg: RunConfig, ledger: Ledger, country: str) -> bool:
     return unit.payload.get("points") == 0 or country_file(cfg.out, cfg.year, country).exists()
 
 
+@dataclass(frozen=True)
+class PackJob:
+    """One country file to write (picklable: Dask workers run it with ``--scheduler``)."""
+
+    country: str
+    staged: list[tuple[int, Path]]
+    target: Path
+    attributes: dict[str, Any]
+
+
 def run_pack(
     cfg: RunConfig, ledger: Ledger, source_name: str, progress: Progress | None = None
 ) -> tuple[StageSummary, list[Path]]:
     progress = progress or NoProgress()
     summary = StageSummary(STAGE)
     start = time.perf_counter()
-    outputs = []
+    outputs: list[Path] = []
+    jobs = _plan(cfg, ledger, source_name, summary, outputs)
+    if cfg.scheduler and len(jobs) > 1:
+        summary.notes.append(f"{len(jobs)} country files packed in parallel on Dask")
+        finished = _pack_on_dask(cfg, jobs)
+    else:
+        finished = _pack_here(jobs, progress)
+    for job in finished:
+        ledger.mark(STAGE, f"{cfg.year}/{job.country}", DONE,
+                    payload={"digest": pack_digest(cfg, job.staged), "points": len(job.staged)})
+        summary.counts["files written"] += 1
+        summary.counts["points written"] += len(job.staged)
+        outputs.append(job.target)
+    summary.seconds = time.perf_counter() - start
+    return summary, outputs
+
+
+def _plan(
+    cfg: RunConfig, ledger: Ledger, source_name: str, summary: StageSummary, outputs: list[Path]
+) -> list[PackJob]:
+    jobs = []
     for cc in cfg.countries:
-        if stop_requested():  # Ctrl-C: the file in flight is finished, no new one starts
-            break
         target = country_file(cfg.out, cfg.year, cc)
         if remove_stale_temp_files(target):
             summary.notes.append(f"removed the temp file of an interrupted pack ({cc})")
@@ -101,15 +132,41 @@ def run_pack(
             config_hash=cfg.output_hash(),
             producer_version=producer_version(),
         )
-        advance = progress.start(f"{STAGE} {cc}", len(staged))
+        jobs.append(PackJob(cc, staged, target, attrs))
+    return jobs
+
+
+def _pack_here(jobs: list[PackJob], progress: Progress) -> Iterator[PackJob]:
+    for job in jobs:
+        if stop_requested():  # Ctrl-C: the file in flight is finished, no new one starts
+            return
+        advance = progress.start(f"{STAGE} {job.country}", len(job.staged))
         try:
-            pack_country(staged, target, attrs, advance)
+            pack_country(job.staged, job.target, job.attributes, advance)
         finally:
-            progress.stop(f"{STAGE} {cc}")
-        ledger.mark(STAGE, f"{cfg.year}/{cc}", DONE,
-                    payload={"digest": pack_digest(cfg, staged), "points": len(staged)})
-        summary.counts["files written"] += 1
-        summary.counts["points written"] += len(staged)
-        outputs.append(target)
-    summary.seconds = time.perf_counter() - start
-    return summary, outputs
+            progress.stop(f"{STAGE} {job.country}")
+        yield job
+
+
+def _pack_on_dask(cfg: RunConfig, jobs: list[PackJob]) -> Iterator[PackJob]:
+    """Several countries at once, one Dask task each; only this process writes the ledger.
+
+    A task writes its file beside the target and renames it (as here), so a worker killed
+    mid-pack leaves the previous file; Dask reruns the task elsewhere.
+    """
+    from pipeline.dask_cluster import dask_client, parse_scheduler
+
+    with dask_client(parse_scheduler(cfg.scheduler or ""), cfg.workers, stop_requested) as client:
+        futures = {
+            client.submit(_pack_job, job, key=f"pack-{cfg.year}-{job.country}", pure=False): job
+            for job in jobs
+        }
+        from distributed import as_completed
+
+        for future in as_completed(futures):
+            future.result()  # re-raises the task's error (e.g. OutputError: disk full)
+            yield futures[future]
+
+
+def _pack_job(job: PackJob) -> Path:
+    return pack_country(job.staged, job.target, job.attributes)
