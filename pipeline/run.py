@@ -14,7 +14,7 @@ from pipeline.lock import OutputLock
 from pipeline.points import country_prefix, point_key, point_requests
 from pipeline.report import NoProgress, Progress, RunSummary
 from pipeline.sources import make_source
-from pipeline.stage_export import _needs_work
+from pipeline.stage_export import needs_work
 from pipeline.stage_ingest import run_ingest
 from pipeline.stage_pack import pack_is_current, run_pack
 from pipeline.stage_select import run_select
@@ -88,7 +88,7 @@ def _all_current(cfg: RunConfig, ledger: Ledger, requests: dict[str, list[PointR
             if key not in selected:
                 return False
             unit = exported.get(key)
-            if unit is None or _needs_work(cfg, unit.state, unit.payload):
+            if unit is None or needs_work(cfg, unit.state, unit.payload):
                 return False
         if not pack_is_current(cfg, ledger, cc):
             return False

@@ -32,7 +32,7 @@ from pipeline.config import RunConfig
 from pipeline.h5format import attribute_records
 from pipeline.interrupt import stop_requested
 from pipeline.ledger import DONE, FAILED, SKIPPED, Ledger, UnitUpdate
-from pipeline.points import chunked, country_prefix, point_key
+from pipeline.points import chunked, country_prefix, point_key, point_requests
 from pipeline.report import NoProgress, Progress, StageSummary
 from pipeline.sources import make_source
 from pipeline.staging import remove_temp_files, stage_point, staging_dir, staging_error
@@ -213,15 +213,13 @@ def _plan_jobs(
         exported = {u.key: u for u in ledger.units(STAGE, prefix)}
         attrs = attribute_records(points)
         todo: list[PointItem] = []
-        from pipeline.points import point_requests
-
         for req in point_requests(points):
             key = point_key(cfg.year, cc, req.point_id)
             if key not in selections:
                 summary.counts["waiting for select"] += 1
                 continue
             unit = exported.get(key)
-            if unit is not None and not _needs_work(cfg, unit.state, unit.payload):
+            if unit is not None and not needs_work(cfg, unit.state, unit.payload):
                 summary.counts[f"already {unit.state}"] += 1
                 continue
             scenes = [scene_from_dict(s) for s in (selections.get(key) or {}).get("scenes", [])]
@@ -235,7 +233,7 @@ def _plan_jobs(
             yield ExportJob(cc, stage_dir, list(batch), cfg.bands, cfg.max_patch_nodata)
 
 
-def _needs_work(cfg: RunConfig, state: str, payload: Any) -> bool:
+def needs_work(cfg: RunConfig, state: str, payload: Any) -> bool:
     if state in (DONE, SKIPPED):
         return False
     if state == FAILED:
