@@ -71,3 +71,12 @@ def _no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "create_connection", create_connection)
     yield
+
+
+@pytest.fixture
+def ee_offline() -> Iterator[Any]:
+    """Earth Engine initialised offline (the wheel's ee.apitestcase: canned algorithms)."""
+    from tests.exports.gee_fakes import offline_ee
+
+    with offline_ee() as case:
+        yield case

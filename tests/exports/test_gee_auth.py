@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import ee
 import google.auth.exceptions
 import pytest
-from ee import apitestcase
 
 from exports.gee_auth import GeeAuth, gcs_gdal_options, initialize, load_credentials
 from exports.gee_export import read_geotiff
 from lucas.errors import ConfigError, SourceError
-from tests.exports.gee_fakes import offline_ee
-
-
-@pytest.fixture
-def ee_offline() -> Iterator[apitestcase.ApiTestCase]:
-    with offline_ee() as case:
-        yield case
 
 
 class FakeInit:

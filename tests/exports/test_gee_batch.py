@@ -3,14 +3,13 @@ failures resubmitted a bounded number of times, the queue capped, results read a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import ee
 import numpy as np
-import pytest
 import rasterio
 from affine import Affine
 from ee import apitestcase
@@ -34,19 +33,12 @@ from tests.exports.gee_fakes import (
     const,
     fake_reader,
     invocations,
-    offline_ee,
     point,
     scene,
 )
 
 BANDS = ("SCL", "B2", "B4")
 TARGET = BatchTarget("my-bucket", "runs/2018")
-
-
-@pytest.fixture
-def ee_offline() -> Iterator[apitestcase.ApiTestCase]:
-    with offline_ee() as case:
-        yield case
 
 
 class DictStore:

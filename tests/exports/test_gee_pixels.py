@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -30,18 +29,11 @@ from tests.exports.gee_fakes import (
     marker,
     npy_answer,
     npy_bytes,
-    offline_ee,
     point,
     scene,
 )
 
 BANDS = ALL_BANDS
-
-
-@pytest.fixture
-def ee_offline() -> Iterator[apitestcase.ApiTestCase]:
-    with offline_ee() as case:
-        yield case
 
 
 def _throttle() -> Throttle:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
@@ -32,18 +31,11 @@ from tests.exports.gee_fakes import (
     invocations,
     npy_answer,
     npy_bytes,
-    offline_ee,
     point,
     scene,
 )
 
 BANDS = ALL_BANDS
-
-
-@pytest.fixture
-def ee_offline() -> Iterator[apitestcase.ApiTestCase]:
-    with offline_ee() as case:
-        yield case
 
 
 def test_serialized_expressions_hold_collection_dates_filters_and_to_bands(

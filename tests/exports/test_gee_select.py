@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
@@ -21,16 +20,9 @@ from tests.exports.gee_fakes import (
     const,
     image_id,
     invocations,
-    offline_ee,
     point,
     point_ids,
 )
-
-
-@pytest.fixture
-def ee_offline() -> Iterator[apitestcase.ApiTestCase]:
-    with offline_ee() as case:
-        yield case
 
 
 def _row(day: int, tile: str = "33UXP", cloud: float = 12.5) -> list[Any]:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import ee
 import numpy as np
 import pytest
-from ee import apitestcase
 
 from exports import gee_source
 from exports.gee_auth import GeeAuth
@@ -25,18 +23,11 @@ from tests.exports.gee_fakes import (
     marker,
     npy_answer,
     npy_bytes,
-    offline_ee,
 )
 from tests.exports.gee_fakes import point as make_point
 from tests.exports.gee_fakes import scene as make_scene
 
 BANDS = ALL_BANDS
-
-
-@pytest.fixture
-def ee_offline() -> Iterator[apitestcase.ApiTestCase]:
-    with offline_ee() as case:
-        yield case
 
 
 def _requested(params: dict[str, Any], scenes: list[Scene]) -> list[Scene]:

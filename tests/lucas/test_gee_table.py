@@ -4,7 +4,7 @@ through computeFeatures, normalised by the file readers' code (th_lat/th_long fr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -22,17 +22,11 @@ from lucas.gee_table import asset_id, is_gee_table, read_gee_table
 from lucas.ingest import ingest_table
 from lucas.location import grid_latlon
 from pipeline.cli import main
-from tests.exports.gee_fakes import const, invocations, offline_ee
+from tests.exports.gee_fakes import const, invocations
 
 HARMO = "gee:JRC/LUCAS_HARMO/THLOC/V1"
 L2022 = "gee:JRC/LUCAS/THLOC/V1/2022"
 IDS = [46802870, 46802872, 46822870, 46822872, 46842870]  # LAEA nodes in Austria
-
-
-@pytest.fixture
-def ee_offline() -> Iterator[apitestcase.ApiTestCase]:
-    with offline_ee() as case:
-        yield case
 
 
 def _geometry(pid: int) -> dict[str, Any]:
