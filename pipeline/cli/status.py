@@ -26,7 +26,8 @@ def status(out: Path, limit: int) -> None:
         raise LedgerError(f"no ledger in {out} ({LEDGER_NAME} missing): nothing has run there")
     with Ledger(path) as ledger:
         counts = ledger.counts()
-        table = Table(title=f"ledger {path}", title_justify="left")
+        console.print(f"[bold]ledger[/] {path}", soft_wrap=True)
+        table = Table()
         states = sorted({s for c in counts.values() for s in c})
         table.add_column("stage")
         for s in states:
