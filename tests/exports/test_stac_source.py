@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,19 +60,6 @@ def archive(tmp_path: Path) -> Path:
         write_scene(tmp_path, "t32_d2", TILE32, D2, properties={"eo:cloud_cover": 80.0}),
     ]  # fmt: skip
     return write_catalog(tmp_path, items)
-
-
-@pytest.fixture
-def open_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    calls: list[str] = []
-    real_open = rasterio.open
-
-    def counting_open(fp: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(str(fp))
-        return real_open(fp, *args, **kwargs)
-
-    monkeypatch.setattr(rasterio, "open", counting_open)
-    yield calls
 
 
 def test_find_and_fetch_across_the_zone_boundary(archive: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,20 +44,6 @@ MARK = 9999
 
 def scene_of(item: Any) -> Scene:
     return scene_from_item(item)
-
-
-@pytest.fixture
-def open_counter(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every rasterio.open call's path, in order."""
-    calls: list[str] = []
-    real_open = rasterio.open
-
-    def counting_open(fp: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(str(fp))
-        return real_open(fp, *args, **kwargs)
-
-    monkeypatch.setattr(rasterio, "open", counting_open)
-    yield calls
 
 
 def test_marker_pixel_lands_at_32_32_same_zone(tmp_path: Path) -> None:
@@ -173,13 +158,13 @@ def test_finish_patch_offset_rule() -> None:
     assert finish_patch(raw, np.dtype("<u2"), 0).tolist() == raw.tolist()
 
 
-def test_each_asset_opened_once_for_all_points(tmp_path: Path, open_counter: list[str]) -> None:
+def test_each_asset_opened_once_for_all_points(tmp_path: Path, open_calls: list[str]) -> None:
     item = write_scene(tmp_path, "s", TILE32, WHEN)
     points = [point_request(10 + k, 48.0 + 0.001 * k, 11.99 + 0.001 * k) for k in range(5)]
-    open_counter.clear()
+    open_calls.clear()
     read = read_scene(scene_of(item), ALL_BANDS, {p.point_id: p.grid for p in points})
-    assert len(open_counter) == len(ALL_BANDS)
-    assert len(set(open_counter)) == len(ALL_BANDS)
+    assert len(open_calls) == len(ALL_BANDS)
+    assert len(set(open_calls)) == len(ALL_BANDS)
     assert sorted(read.patches) == [p.point_id for p in points] and not read.errors
 
 
