@@ -23,6 +23,7 @@ from benchmark.config import BenchmarkConfig
 from benchmark.h5read import country_files
 from benchmark.legend_apply import EXCLUDED, LegendLike, apply_legend
 from benchmark.paper import legend_key
+from benchmark.pool import PooledComposites
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class BenchmarkData:
     names: np.ndarray
     countries: np.ndarray
     points: pd.DataFrame
-    composites: comp.Composites
+    composites: PooledComposites
     y: np.ndarray  # class index, legend_apply.EXCLUDED for points the legend leaves out
     classes: tuple[str, ...]
     parts: np.ndarray
@@ -84,12 +85,15 @@ def load(cfg: BenchmarkConfig, legend: LegendLike) -> BenchmarkData:
     cache = cache_folder(cfg.cache_dir, cfg.data_dir)
     datas = [load_country(f, cfg.mask_classes, cache) for f in files]
     names, countries, points = _pool(datas)
-    composites = comp.concat([d.composites for d in datas])
+    composites = PooledComposites([d.composites for d in datas])
     labels = apply_legend(points, legend)
     parts, key_files = _split(cfg, names, countries)
     parts = np.where(labels.y == EXCLUDED, splits.UNASSIGNED, parts)
     center = comp.HALF_REGION
-    no_clear = composites.annual_filled[:, center, center]
+    no_clear = composites.select_all(lambda part, i: part.annual_filled[i, center, center])
+    center_filled = composites.select_all(
+        lambda part, i: part.monthly_filled[i, :, center, center]
+    )
     summary = {
         "files": {
             d.country: {
@@ -107,7 +111,7 @@ def load(cfg: BenchmarkConfig, legend: LegendLike) -> BenchmarkData:
         "excluded_by_code": labels.excluded_by_code,
         "center_pixel_never_clear": int(no_clear.sum()),
         "center_month_fill_share": (
-            float(composites.monthly_filled[:, :, center, center].mean()) if len(names) else 0.0
+            float(center_filled.mean()) if len(names) else 0.0
         ),
         "split": splits.summary(parts, countries),
         "split_key_files": key_files,

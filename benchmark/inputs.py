@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.composites import CROP, HALF_REGION, Composites
+from benchmark.pool import PooledComposites
 
 SCALE = 1.0 / 10000.0
 MODEL_INPUT_KIND: dict[str, str] = {
@@ -67,11 +68,12 @@ class LazyInputs:
 
     Behaves like the array ``input_for_model(model, data, index, shift)`` for ``len`` and
     integer-array indexing, without materialising it: a ViViT input is ~27 k floats per
-    point, so a copy of the whole training set would nearly double the memory peak.
+    point, so a copy of the whole training set would not fit in memory for the EU.
     """
 
     def __init__(
-        self, model: str, data: Composites, index: np.ndarray, shift: tuple[int, int] = (0, 0)
+        self, model: str, data: PooledComposites, index: np.ndarray,
+        shift: tuple[int, int] = (0, 0),
     ) -> None:
         self.model = model
         self.data = data
@@ -82,7 +84,7 @@ class LazyInputs:
         return len(self.index)
 
     def __getitem__(self, rows: np.ndarray | slice) -> np.ndarray:
-        return input_for_model(self.model, self.data, self.index[rows], self.shift)
-
-    def materialise(self) -> np.ndarray:
-        return self[slice(None)]
+        return self.data.select(
+            lambda part, index: input_for_model(self.model, part, index, self.shift),
+            self.index[rows],
+        )
