@@ -89,6 +89,8 @@ def _summary(metrics: dict[str, Any]) -> None:
 @click.option("--cache-dir", default=DEFAULT_CACHE, show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Where composites are cached (one file per country and kind).")
+@click.option("--force", is_flag=True,
+              help="Retrain every model, ignoring results and checkpoints of earlier runs.")
 def benchmark(
     data_dir: Path,
     countries: str | None,
@@ -102,6 +104,7 @@ def benchmark(
     seed: int,
     mask_classes: str,
     cache_dir: Path,
+    force: bool,
 ) -> None:
     """Composites → legend → split → models → metrics report (paper Tables III–V)."""
     from benchmark.config import BenchmarkConfig
@@ -121,7 +124,8 @@ def benchmark(
             cache_dir=cache_dir,
             train=TrainParams(epochs=epochs, batch_size=batch_size, device=device, seed=seed),
         )
-        metrics = run(cfg, progress=lambda message: click.echo(f"· {message}", err=True))
+        metrics = run(cfg, progress=lambda message: click.echo(f"· {message}", err=True),
+                      force=force)
     except EtlError as e:
         raise click.ClickException(str(e)) from e
     _summary(metrics)

@@ -28,12 +28,12 @@ _SCORES = (
 )
 
 
-def _json_ready(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """Strict JSON: NaN/inf → null, numpy scalars → Python."""
     if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -156,13 +156,19 @@ def _errors_section(data: dict[str, Any]) -> list[str]:
 
 def _training_section(data: dict[str, Any]) -> list[str]:
     lines = ["## Training", "", "| Model | train / val / test | epochs run | best epoch | "
-             "fit s | predict s |", "|---|---|---|---|---|---|"]
+             "fit s | predict s | run |", "|---|---|---|---|---|---|---|"]
     for model, r in _ok_models(data).items():
         t = r["training"]
+        if r.get("reused"):
+            how = "reused from an earlier run"
+        elif t.get("resumed_after_epoch") is not None:
+            how = f"resumed after epoch {t['resumed_after_epoch']}"
+        else:
+            how = "this run"
         lines.append(
             f"| {model} | {t['n_train']} / {t['n_val']} / {r['n_test']} | "
             f"{t.get('epochs_run', '-')} | {t.get('best_epoch', '-')} | {t['seconds']} | "
-            f"{r['predict_seconds']} |"
+            f"{r['predict_seconds']} | {how} |"
         )
     for model, r in data["models"].items():
         if "error" in r:
@@ -226,5 +232,5 @@ def write_report(out_dir: Path, data: dict[str, Any]) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create report folder {out_dir}: {e} (check --out)") from e
-    _write_text(out_dir / "metrics.json", json.dumps(_json_ready(data), indent=1) + "\n")
+    _write_text(out_dir / "metrics.json", json.dumps(json_ready(data), indent=1) + "\n")
     _write_text(out_dir / "report.md", render_markdown(data, _plots(out_dir, data)) + "\n")

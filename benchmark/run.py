@@ -24,6 +24,8 @@ from benchmark.inputs import CENTER_SHIFT, WINDOW_SHIFTS, LazyInputs
 from benchmark.legend_apply import LegendLike
 from benchmark.legend_apply import load as load_legend
 from benchmark.models import build
+from benchmark.resume import Checkpoint, ModelResults, fingerprint, remove_leftovers
+from pipeline.lock import OutputLock
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,9 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def evaluate_model(name: str, cfg: BenchmarkConfig, data: BenchmarkData) -> dict[str, Any]:
+def evaluate_model(
+    name: str, cfg: BenchmarkConfig, data: BenchmarkData, checkpoint: Checkpoint | None = None
+) -> dict[str, Any]:
     """Train ``name`` on the train part, early-stop on val, score on test (center + window)."""
     train_idx, val_idx, test_idx = (data.index(p) for p in ("train", "val", "test"))
     if len(train_idx) == 0 or len(test_idx) == 0:
@@ -50,7 +54,8 @@ def evaluate_model(name: str, cfg: BenchmarkConfig, data: BenchmarkData) -> dict
         )
     started = time.perf_counter()
     model = build(
-        name, cfg.params[name], cfg.train, n_bands=len(BANDS), n_classes=len(data.classes)
+        name, cfg.params[name], cfg.train, n_bands=len(BANDS), n_classes=len(data.classes),
+        checkpoint=checkpoint,
     )
     training = model.fit(
         LazyInputs(name, data.composites, train_idx), data.y[train_idx],
@@ -81,24 +86,52 @@ def run(
     cfg: BenchmarkConfig,
     legend: LegendLike | None = None,
     progress: ProgressFn | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark and write the report folder; returns the ``metrics.json`` content.
 
     ``legend`` overrides ``cfg.legend`` (tests, callers with their own legend object).
+    Models finished by an earlier run with the same fingerprint are reused and interrupted
+    trainings continue from their last epoch (``benchmark.resume``) unless ``force``.
     """
-    say = progress or (lambda message: log.info("%s", message))
+    with OutputLock(cfg.out_dir):
+        return _run_locked(cfg, legend, progress or _log_progress, force)
+
+
+def _log_progress(message: str) -> None:
+    log.info("%s", message)
+
+
+def _run_locked(
+    cfg: BenchmarkConfig, legend: LegendLike | None, say: ProgressFn, force: bool
+) -> dict[str, Any]:
     deps.check_models(cfg.models)
     legend_obj = legend if legend is not None else load_legend(cfg.legend)
     say("reading composites")
     data = load(cfg, legend_obj)
+    store = ModelResults(cfg.out_dir)
+    remove_leftovers(cfg.out_dir)  # temp files of a run killed while writing
     results: dict[str, Any] = {}
     for name in cfg.models:
+        stamp = fingerprint(name, cfg, data)
+        checkpoint = Checkpoint.of(cfg.out_dir, name, stamp)
+        if force:
+            store.forget(name)
+            checkpoint.remove()
+        previous = store.load(name, stamp)
+        if previous is not None:
+            say(f"model {name}: finished by an earlier run with the same data and settings, "
+                "reused (--force retrains)")
+            results[name] = previous | {"reused": True}
+            continue
         say(f"model {name}")
         try:
-            results[name] = evaluate_model(name, cfg, data)
+            results[name] = evaluate_model(name, cfg, data, checkpoint)
         except Exception as e:  # one model's failure must not lose the others' results
             log.exception("model %s failed", name)
             results[name] = {"error": f"{type(e).__name__}: {e}"}
+            continue
+        store.save(name, stamp, results[name])
     report_data = {
         "config": cfg.to_json(),
         "seed": cfg.seed,

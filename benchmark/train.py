@@ -9,6 +9,7 @@ validation loss are kept.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import random
@@ -20,6 +21,7 @@ from torch import nn
 
 from benchmark.models import Inputs
 from benchmark.params import TrainParams
+from benchmark.resume import Checkpoint
 from lucas.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -45,15 +47,32 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+@dataclasses.dataclass
+class _TrainingState:
+    """Where the epoch loop stands: what a checkpoint has to carry besides the weights."""
+
+    best_state: dict[str, Any]
+    epoch: int = 0
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    stale: int = 0
+    finished: bool = False  # early-stopped
+    history: list[dict[str, float]] = dataclasses.field(default_factory=list)
+
+
 class TorchClassifier:
     """A network plus its optimiser settings, behind the benchmark's Classifier interface."""
 
-    def __init__(self, net: nn.Module, lr: float, train: TrainParams, n_classes: int) -> None:
+    def __init__(
+        self, net: nn.Module, lr: float, train: TrainParams, n_classes: int,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
         self.net = net
         self.lr = lr
         self.train_params = train
         self.n_classes = n_classes
         self.device = resolve_device(train.device)
+        self.checkpoint = checkpoint
 
     def _batches(self, n: int, generator: torch.Generator | None) -> list[torch.Tensor]:
         order = torch.randperm(n, generator=generator) if generator else torch.arange(n)
@@ -84,10 +103,13 @@ class TorchClassifier:
         loss_fn = nn.CrossEntropyLoss()
         y_train = y_train.astype(np.int64)
         y_val = y_val.astype(np.int64)
-        best_loss, best_epoch, stale = math.inf, 0, 0
-        best_state = copy.deepcopy(self.net.state_dict())
-        history: list[dict[str, float]] = []
-        for epoch in range(1, p.epochs + 1):
+        state = _TrainingState(best_state=copy.deepcopy(self.net.state_dict()))
+        saved = self.checkpoint.load() if self.checkpoint else None
+        if saved is not None:
+            state = self._restore(saved, optimiser, generator)
+            log.info("resuming training after epoch %d of %d", state.epoch, p.epochs)
+        while not state.finished and state.epoch < p.epochs:
+            epoch = state.epoch + 1
             self.net.train()
             running = 0.0
             for idx in self._batches(len(y_train), generator):
@@ -101,25 +123,55 @@ class TorchClassifier:
             train_loss = running / max(len(y_train), 1)
             # Without a validation set (tiny data) the training loss stands in for it.
             val_loss = self._loss(x_val, y_val, loss_fn) if len(y_val) else train_loss
-            history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+            state.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
             log.info("epoch %d/%d train loss %.4f val loss %.4f", epoch, p.epochs, train_loss,
                      val_loss)
-            if val_loss < best_loss - 1e-6:
-                best_loss, best_epoch, stale = val_loss, epoch, 0
-                best_state = copy.deepcopy(self.net.state_dict())
+            state.epoch = epoch
+            if val_loss < state.best_loss - 1e-6:
+                state.best_loss, state.best_epoch, state.stale = val_loss, epoch, 0
+                state.best_state = copy.deepcopy(self.net.state_dict())
             else:
-                stale += 1
-                if stale >= p.patience:
-                    log.info("early stop after epoch %d (best %d)", epoch, best_epoch)
-                    break
-        self.net.load_state_dict(best_state)
+                state.stale += 1
+                if state.stale >= p.patience:
+                    log.info("early stop after epoch %d (best %d)", epoch, state.best_epoch)
+                    state.finished = True
+            if self.checkpoint:
+                self.checkpoint.save(self._snapshot(state, optimiser, generator))
+        self.net.load_state_dict(state.best_state)
         return {
-            "epochs_run": len(history),
-            "best_epoch": best_epoch,
-            "best_val_loss": best_loss,
+            "epochs_run": len(state.history),
+            "best_epoch": state.best_epoch,
+            "best_val_loss": state.best_loss,
             "device": str(self.device),
-            "history": history,
+            "resumed_after_epoch": saved["epoch"] if saved is not None else None,
+            "history": state.history,
         }
+
+    def _snapshot(
+        self, state: _TrainingState, optimiser: torch.optim.Optimizer, generator: torch.Generator
+    ) -> dict[str, Any]:
+        """Everything needed to continue as if never stopped, RNG states included."""
+        snapshot = dataclasses.asdict(state) | {
+            "net": self.net.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        if self.device.type == "cuda":
+            snapshot["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return snapshot
+
+    def _restore(
+        self, saved: dict[str, Any], optimiser: torch.optim.Optimizer, generator: torch.Generator
+    ) -> _TrainingState:
+        self.net.load_state_dict(saved["net"])
+        optimiser.load_state_dict(saved["optimiser"])
+        generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        if self.device.type == "cuda" and "cuda_rng" in saved:
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        fields = {f.name for f in dataclasses.fields(_TrainingState)}
+        return _TrainingState(**{k: v for k, v in saved.items() if k in fields})
 
     def predict_proba(self, x: Inputs) -> np.ndarray:
         self.net.to(self.device).eval()

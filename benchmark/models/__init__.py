@@ -6,11 +6,14 @@ imports none of them: ``build`` loads only the module of the model asked for.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from benchmark.params import ModelParams, TrainParams
+
+if TYPE_CHECKING:
+    from benchmark.resume import Checkpoint
 
 
 class Inputs(Protocol):
@@ -32,9 +35,14 @@ class Classifier(Protocol):
 
 
 def build(
-    name: str, params: ModelParams, train: TrainParams, n_bands: int, n_classes: int
+    name: str, params: ModelParams, train: TrainParams, n_bands: int, n_classes: int,
+    checkpoint: Checkpoint | None = None,
 ) -> Classifier:
-    """A fresh, untrained classifier ``name`` (rf, transformer, vit, vivit)."""
+    """A fresh, untrained classifier ``name`` (rf, transformer, vit, vivit).
+
+    A network saves its training state to ``checkpoint`` after every epoch and continues
+    from it when it matches (``benchmark.resume``); the forest, minutes to train, has none.
+    """
     from benchmark import deps
     from benchmark.params import (
         PixelTransformerParams,
@@ -75,7 +83,9 @@ def build(
         net = ViViT(params, n_bands=n_bands, n_classes=n_classes)
     else:
         raise ValueError(f"unknown model {name!r} (choose from rf, transformer, vit, vivit)")
-    return TorchClassifier(net, lr=params.lr, train=train, n_classes=n_classes)
+    return TorchClassifier(
+        net, lr=params.lr, train=train, n_classes=n_classes, checkpoint=checkpoint
+    )
 
 
 def _expect(name: str, params: object, cls: type) -> None:
