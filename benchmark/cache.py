@@ -31,12 +31,14 @@ import pandas as pd
 
 from benchmark import composites as comp
 from benchmark.h5read import file_bands, point_names, read_batches
+from lucas.atomic_file import atomic_write_text
 from lucas.errors import OutputError
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # bump when the composite algorithm, the region or the file layout changes
 KINDS = ("monthly", "annual")
+_HINT = "free space there or choose another --cache-dir"
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def file_sha256(path: Path, memo_dir: Path | None = None) -> str:
     value = digest.hexdigest()
     if memo_file:
         memo[memo_key] = value
-        _atomic_write_bytes(memo_file, json.dumps(memo, indent=1).encode())
+        atomic_write_text(memo_file, json.dumps(memo, indent=1), hint=_HINT)
     return value
 
 
@@ -87,15 +89,17 @@ def _tmp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.tmp")
 
 
-def _atomic_write_bytes(target: Path, data: bytes) -> None:
-    tmp = _tmp_name(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write cache file {target}: {e} (check --cache-dir)") from e
+def _remove_dead_temps(cache_dir: Path, country: str) -> None:
+    """Temp files of killed builds (GBs for a large country); a live build's are kept,
+    since several benchmarks may share one cache folder."""
+    for tmp in cache_dir.glob(f".{country}.*.tmp"):
+        try:
+            pid = int(tmp.name.rsplit(".", 2)[-2])
+            os.kill(pid, 0)  # raises when no such process: the build died
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue  # not ours, or another user's live process
 
 
 def _paths(cache_dir: Path, country: str, key: str) -> dict[str, Path]:
@@ -158,6 +162,7 @@ def load_country(
             return _read_cached(path, country, sha, paths)
         except (OSError, ValueError, KeyError) as e:
             log.warning("cache for %s unreadable (%s): rebuilding", country, e)
+    _remove_dead_temps(cache_dir, country)
     _write_cached(path, mask_classes, batch_size, paths)
     for stale in cache_dir.glob(f"{country}.*.*"):
         if stale not in paths.values() and stale.suffix in (".h5", ".npz", ".json"):

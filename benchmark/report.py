@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,12 @@ import numpy as np
 from benchmark import plots
 from benchmark.deps import MissingExtraError
 from benchmark.paper import PaperNumbers, load_paper_numbers
+from lucas.atomic_file import atomic_write_text
 from lucas.errors import OutputError
 
 log = logging.getLogger(__name__)
+
+_HINT = "check free space there, or use another --out"
 
 _SCORES = (
     ("OA center", "center", "overall_accuracy", "overall_accuracy_center"),
@@ -217,20 +219,13 @@ def render_markdown(data: dict[str, Any], figures: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e} (check --out)") from e
-
-
 def write_report(out_dir: Path, data: dict[str, Any]) -> None:
     """Write metrics.json, the PNG figures and report.md into ``out_dir``."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create report folder {out_dir}: {e} (check --out)") from e
-    _write_text(out_dir / "metrics.json", json.dumps(json_ready(data), indent=1) + "\n")
-    _write_text(out_dir / "report.md", render_markdown(data, _plots(out_dir, data)) + "\n")
+    metrics_text = json.dumps(json_ready(data), indent=1) + "\n"
+    atomic_write_text(out_dir / "metrics.json", metrics_text, hint=_HINT)
+    markdown = render_markdown(data, _plots(out_dir, data)) + "\n"
+    atomic_write_text(out_dir / "report.md", markdown, hint=_HINT)

@@ -15,14 +15,13 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lucas.errors import OutputError
+from lucas.atomic_file import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:
     from benchmark.config import BenchmarkConfig
@@ -33,6 +32,7 @@ log = logging.getLogger(__name__)
 RESULTS_DIR = "models"
 CHECKPOINTS_DIR = "checkpoints"
 _LIBRARIES = ("sen4map-etl", "numpy", "torch", "scikit-learn")
+_HINT = "free space there or use another --out"
 
 
 def _digest(array: np.ndarray) -> str:
@@ -66,23 +66,6 @@ def fingerprint(model: str, cfg: BenchmarkConfig, data: BenchmarkData) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def _replace_atomically(target: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename over ``target``; a crash leaves the old file."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except OSError as e:
-        raise OutputError(
-            f"cannot write {target}: {e} (free space there or use another --out)"
-        ) from e
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def remove_leftovers(out_dir: Path) -> None:
     """Temp files of a run killed while writing (call under the folder's lock)."""
     for folder in (out_dir / RESULTS_DIR, out_dir / CHECKPOINTS_DIR):
@@ -112,7 +95,7 @@ class ModelResults:
         from benchmark.report import json_ready
 
         text = json.dumps(json_ready({"fingerprint": stamp, "result": result}), indent=1)
-        _replace_atomically(self.folder / f"{model}.json", lambda p: p.write_text(text))
+        atomic_write_text(self.folder / f"{model}.json", text, hint=_HINT)
 
     def forget(self, model: str) -> None:
         (self.folder / f"{model}.json").unlink(missing_ok=True)
@@ -149,8 +132,8 @@ class Checkpoint:
     def save(self, state: dict[str, Any]) -> None:
         import torch
 
-        _replace_atomically(
-            self.path, lambda p: torch.save(state | {"fingerprint": self.stamp}, p)
+        atomic_write(
+            self.path, lambda p: torch.save(state | {"fingerprint": self.stamp}, p), hint=_HINT
         )
 
     def remove(self) -> None:

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
+from lucas.atomic_file import atomic_write
 from lucas.errors import InputFormatError, OutputError
 from lucas.ingest import IngestResult
 
@@ -34,23 +32,6 @@ log = logging.getLogger(__name__)
 REJECTS_FILE = "rejects.csv"
 MISMATCHES_FILE = "location_mismatches.csv"
 SUMMARY_FILE = "ingest_summary.json"
-
-
-def _atomic_write(target: Path, write: Callable[[Path], None]) -> Path:
-    """Write via ``write(tmp)`` then ``os.replace(tmp, target)``; clean up on failure."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{target}: cannot write ({e}); check free space and permissions") from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
 
 
 def _write_parquet(frame: gpd.GeoDataFrame, tmp: Path) -> None:
@@ -76,12 +57,12 @@ def write_points(result: IngestResult, out_dir: Path) -> list[Path]:
     for country in sorted(points["nuts0"].dropna().unique()):
         part = points.loc[points["nuts0"] == country].reset_index(drop=True)
         target = out_dir / f"{country}.parquet"
-        written.append(_atomic_write(target, partial(_write_parquet, part)))
+        written.append(atomic_write(target, partial(_write_parquet, part)))
     written.append(
-        _atomic_write(out_dir / REJECTS_FILE, lambda tmp: result.rejects.to_csv(tmp, index=False))
+        atomic_write(out_dir / REJECTS_FILE, lambda tmp: result.rejects.to_csv(tmp, index=False))
     )
     written.append(
-        _atomic_write(
+        atomic_write(
             out_dir / MISMATCHES_FILE,
             lambda tmp: result.location_mismatches.to_csv(tmp, index=False),
         )
@@ -89,7 +70,7 @@ def write_points(result: IngestResult, out_dir: Path) -> list[Path]:
     summary = result.summary()
     summary["files"] = [p.name for p in written] + [SUMMARY_FILE]
     text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
-    written.append(_atomic_write(out_dir / SUMMARY_FILE, partial(_write_text, text)))
+    written.append(atomic_write(out_dir / SUMMARY_FILE, partial(_write_text, text)))
     log.info("wrote %d files to %s", len(written), out_dir)
     return written
 

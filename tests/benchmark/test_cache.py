@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -106,3 +109,17 @@ def test_truncated_cache_file_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptu
     again = load_country(h5, comp.DEFAULT_MASK_CLASSES, cache)
     assert not again.from_cache and "cache for AT unreadable" in caplog.text
     assert float(np.asarray(again.composites.monthly).sum()) > 0
+
+
+def test_temp_files_of_a_killed_build_are_removed_a_live_ones_kept(tmp_path: Path) -> None:
+    h5 = random_country(tmp_path / "data" / "AT.h5", "AT", 5, seed=7, steps=(3, 4))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    killed = cache / f".AT.monthly.0123456789abcdef.h5.{dead.pid}.tmp"
+    live = cache / f".AT.annual.0123456789abcdef.h5.{os.getppid()}.tmp"  # pytest's parent
+    killed.write_bytes(b"x" * 1000)
+    live.write_bytes(b"x")
+    load_country(h5, comp.DEFAULT_MASK_CLASSES, cache)
+    assert not killed.exists() and live.exists()
