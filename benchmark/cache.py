@@ -31,8 +31,8 @@ import pandas as pd
 
 from benchmark import composites as comp
 from benchmark.h5read import file_bands, point_names, read_batches
-from lucas.atomic_file import atomic_write_text
 from lucas.errors import OutputError
+from lucas.safe_files import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import numpy as np
 from benchmark import plots
 from benchmark.deps import MissingExtraError
 from benchmark.paper import PaperNumbers, load_paper_numbers
-from lucas.atomic_file import atomic_write_text
 from lucas.errors import OutputError
+from lucas.safe_files import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lucas.atomic_file import atomic_write, atomic_write_text
+from lucas.safe_files import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:
     from benchmark.config import BenchmarkConfig

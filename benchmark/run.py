@@ -25,7 +25,7 @@ from benchmark.legend_apply import LegendLike
 from benchmark.legend_apply import load as load_legend
 from benchmark.models import build
 from benchmark.resume import Checkpoint, ModelResults, fingerprint, remove_leftovers
-from pipeline.lock import OutputLock
+from lucas.safe_files import OutputLock
 
 log = logging.getLogger(__name__)
 

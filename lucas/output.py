@@ -23,9 +23,9 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from lucas.atomic_file import atomic_write
 from lucas.errors import InputFormatError, OutputError
 from lucas.ingest import IngestResult
+from lucas.safe_files import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 from exports.source import PointRequest
 from lucas.errors import ConfigError
+from lucas.safe_files import OutputLock
 from pipeline.config import RunConfig
 from pipeline.interrupt import graceful_interrupts, stop_requested
 from pipeline.ledger import FAILED, Ledger
-from pipeline.lock import OutputLock
 from pipeline.points import country_prefix, point_key, point_requests
 from pipeline.report import NoProgress, Progress, RunSummary
 from pipeline.sources import make_source

@@ -17,7 +17,7 @@ import pytest
 from benchmark.config import BenchmarkConfig
 from benchmark.params import DEFAULT_PARAMS, PixelTransformerParams, RFParams, TrainParams
 from lucas.errors import LedgerError
-from pipeline.lock import OutputLock
+from lucas.safe_files import OutputLock
 from tests.benchmark.standin_legend import StandInLegend
 
 pytest.importorskip("sklearn")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from lucas.errors import LedgerError
+from lucas.safe_files import OutputLock
 from pipeline.ledger import DONE, FAILED, Ledger, UnitUpdate
-from pipeline.lock import OutputLock
 
 
 def test_states_survive_reopen_and_attempts_count(tmp_path: Path) -> None:

@@ -1,0 +1,136 @@
+"""Files every stage writes safely: atomic replacement, leftover sweeps, the output lock.
+
+The bottom of the import graph (lucas → exports → pipeline; benchmark), so every package
+writes its files the same way. Atomic replacement: the new content goes to a temporary name
+in the target's folder (``.<name>.<random>.tmp``, so a sweep for ``.*.tmp`` finds leftovers
+of killed runs), is flushed to disk, and is moved over the target with ``os.replace``:
+readers see the old file or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from lucas.errors import LedgerError, OutputError
+
+LOCK_NAME = ".etl.lock"
+
+
+def atomic_write(
+    target: Path, write: Callable[[Path], object], hint: str = "check free space and permissions"
+) -> Path:
+    """Call ``write(tmp)``, fsync, rename over ``target``; ``hint`` ends the error message."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        )
+        os.close(fd)
+    except OSError as e:
+        raise OutputError(f"{target}: cannot write ({e}); {hint}") from e
+    try:
+        replace_atomically(target, write, Path(tmp_name))
+    except OSError as e:
+        raise OutputError(f"{target}: cannot write ({e}); {hint}") from e
+    return target
+
+
+def replace_atomically(
+    target: Path, write: Callable[[Path], object], tmp: Path, *, sync_folder: bool = False
+) -> Path:
+    """Call ``write(tmp)``, fsync ``tmp``, rename it over ``target`` (and fsync the folder).
+
+    The temp file is removed on any error, which is re-raised as it came (callers turn an
+    ``OSError`` into the message that fits their unit of work).
+    """
+    try:
+        write(tmp)
+        fsync_file(tmp)
+        os.replace(tmp, target)
+        if sync_folder:
+            fsync_file(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_leftovers(folder: Path, pattern: str) -> int:
+    """Delete temp files of writes killed before their rename; returns how many.
+
+    Only safe while the folder's :class:`OutputLock` is held (no live writer owns them).
+    """
+    if not folder.is_dir():
+        return 0
+    stale = list(folder.glob(pattern))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def atomic_write_text(target: Path, text: str, hint: str = "check free space and permissions") -> (
+    Path
+):
+    """``atomic_write`` of a UTF-8 text."""
+    return atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"), hint)
+
+
+class OutputLock:
+    """Exclusive lock on an output folder, held for the duration of a run.
+
+    ``fcntl.flock`` is released by the kernel when the holder exits for any reason (kill -9,
+    power loss), so a crashed run never leaves a stale lock behind; the pid written into the
+    file is only there to name the holder in the error message.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise LedgerError(
+                f"another etl process (pid {holder}) is working on {self.path.parent}; "
+                "wait for it to finish or stop it, or use another --out"
+            ) from e
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> OutputLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
