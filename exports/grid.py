@@ -8,8 +8,10 @@ pixel [32, 32] (row, col; 0-based).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from affine import Affine
 from pyproj import Transformer
@@ -18,6 +20,43 @@ PATCH_SIZE = 64
 PIXEL_SIZE = 10.0
 CENTER_PIXEL = PATCH_SIZE // 2  # the point lies in pixel [32, 32]
 DEFAULT_BUFFER_M = 650.0
+
+
+@dataclass(frozen=True)
+class GridFacts:
+    """What a reader of a patch file must know of its grid, written as file attributes.
+
+    Writers record them (``patch_size``, ``center_pixel``, ``pixel_size_m``) so readers such
+    as the benchmark take the point's pixel from the file instead of assuming [32, 32].
+    """
+
+    patch_size: int = PATCH_SIZE
+    center_pixel: tuple[int, int] = (CENTER_PIXEL, CENTER_PIXEL)  # (row, col), 0-based
+    pixel_size_m: float = PIXEL_SIZE
+
+    def as_attributes(self) -> dict[str, Any]:
+        """The file attributes that record these facts."""
+        return {
+            "patch_size": int(self.patch_size),
+            "center_pixel": [int(self.center_pixel[0]), int(self.center_pixel[1])],
+            "pixel_size_m": float(self.pixel_size_m),
+        }
+
+    @classmethod
+    def from_attributes(cls, attrs: Mapping[str, Any]) -> GridFacts:
+        """The facts a file records; files without them (the original Sen4Map release, this
+        tool before format 1.1) are on the Sen4Map grid."""
+        default = cls()
+        center = attrs.get("center_pixel")
+        return cls(
+            patch_size=int(attrs.get("patch_size", default.patch_size)),
+            center_pixel=default.center_pixel if center is None
+            else (int(center[0]), int(center[1])),
+            pixel_size_m=float(attrs.get("pixel_size_m", default.pixel_size_m)),
+        )
+
+
+SEN4MAP_GRID = GridFacts()
 
 
 def utm_epsg(lat: float, lon: float) -> int:
