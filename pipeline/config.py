@@ -168,7 +168,7 @@ def _coerce(key: str, value: Any, where: str) -> Any:
                 raise TypeError
             return value
         if key == "stac_url":  # "earth-search" -> its URL, so the output hash is canonical
-            from exports.stac_http import STAC_URL_ALIASES
+            from exports.stac.http import STAC_URL_ALIASES
 
             return STAC_URL_ALIASES.get(str(value).strip().lower(), str(value).strip())
         if key in ("countries", "bands"):

@@ -1,6 +1,6 @@
 """The Earth Engine batch path's task records, kept in the run's ledger.
 
-Why here: :mod:`exports.gee_batch` only knows a :class:`~exports.gee_batch.TaskStore`; the
+Why here: :mod:`exports.gee.batch` only knows a :class:`~exports.gee.batch.TaskStore`; the
 ledger is the pipeline's. Records are keyed ``<year>/<POINT_ID>`` (a point id is unique
 across countries within a survey year), so ``etl status`` can count them by state and a
 restarted run finds them. Every ``put`` is its own committed transaction: the batch path
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from exports.gee_batch import SUBMITTING, TaskRecord
+from exports.gee.batch import SUBMITTING, TaskRecord
 from pipeline.ledger import Ledger
 
 _PAYLOAD_FIELDS = ("request_id", "description", "submissions", "error")
 
 
 class LedgerTaskStore:
-    """:class:`~exports.gee_batch.TaskStore` over the ledger's ``tasks`` table."""
+    """:class:`~exports.gee.batch.TaskStore` over the ledger's ``tasks`` table."""
 
     def __init__(self, ledger: Ledger, year: int) -> None:
         self.ledger = ledger

@@ -33,13 +33,13 @@ def _stac_source(cfg: RunConfig, ledger: Ledger | None) -> ImagerySource:
 
     The API's searches are cached in the ledger (coordinating process); workers only read.
     """
-    from exports.stac_source import StacSource
+    from exports.stac.source import StacSource
 
     if cfg.stac_url and cfg.catalog is not None:
         raise ConfigError("give either --catalog (a static catalog) or --stac-url (a STAC "
                           "API), not both")
     if cfg.stac_url:
-        from exports.stac_api import api_source
+        from exports.stac.api import api_source
         from pipeline.stac_cache import LedgerSearchCache
 
         cache = LedgerSearchCache(ledger) if ledger is not None else None
@@ -54,7 +54,7 @@ def _stac_source(cfg: RunConfig, ledger: Ledger | None) -> ImagerySource:
 
 
 def _gee_source(cfg: RunConfig, ledger: Ledger | None) -> ImagerySource:
-    from exports.gee_source import GeeSource
+    from exports.gee.source import GeeSource
 
     if cfg.mode == "batch":
         if ledger is None:  # task ids live in the ledger, which only the coordinator holds

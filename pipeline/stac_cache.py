@@ -13,7 +13,7 @@ from pipeline.ledger import Ledger
 
 
 class LedgerSearchCache:
-    """:class:`exports.stac_api.SearchCache` over the ledger (coordinating process only)."""
+    """:class:`exports.stac.api.SearchCache` over the ledger (coordinating process only)."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger

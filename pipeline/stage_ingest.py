@@ -60,7 +60,7 @@ def connect_for_table(cfg: RunConfig) -> None:
     """``--lucas gee:<asset>`` is read from Earth Engine: connect first, with the run's
     ``--project`` and ``--gee-key-file`` (a ConfigError names the fix when they are missing)."""
     if is_gee_table(cfg.lucas):
-        from exports.gee_auth import GeeAuth, initialize
+        from exports.gee.auth import GeeAuth, initialize
 
         initialize(GeeAuth(project=cfg.project, key_file=cfg.gee_key_file))
 

@@ -19,7 +19,7 @@ import numpy as np
 from affine import Affine
 from ee import apitestcase
 
-from exports.gee_batch import Raster, band_names
+from exports.gee.batch import Raster, band_names
 from exports.grid import patch_grid
 from exports.source import ALL_BANDS, PointRequest, Scene
 

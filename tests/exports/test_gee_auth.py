@@ -11,8 +11,8 @@ import ee
 import google.auth.exceptions
 import pytest
 
-from exports.gee_auth import GeeAuth, gcs_gdal_options, initialize, load_credentials
-from exports.gee_export import read_geotiff
+from exports.gee.auth import GeeAuth, gcs_gdal_options, initialize, load_credentials
+from exports.gee.export import read_geotiff
 from lucas.errors import ConfigError, SourceError
 
 

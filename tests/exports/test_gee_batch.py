@@ -14,7 +14,7 @@ import rasterio
 from affine import Affine
 from ee import apitestcase
 
-from exports.gee_batch import (
+from exports.gee.batch import (
     MAX_QUEUED,
     BatchExporter,
     BatchTarget,
@@ -24,8 +24,8 @@ from exports.gee_batch import (
     read_geotiff,
     task_description,
 )
-from exports.gee_source import GeeBatchSource, GeeSettings, GeeSource
-from exports.gee_throttle import RetryPolicy, Throttle
+from exports.gee.source import GeeBatchSource, GeeSettings, GeeSource
+from exports.gee.throttle import RetryPolicy, Throttle
 from exports.source import PointFailure, PointRequest, PointStack, Scene
 from tests.exports.gee_fakes import (
     FakeClock,

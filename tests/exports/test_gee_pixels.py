@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from ee import apitestcase
 
-from exports.gee_pixels import (
+from exports.gee.pixels import (
     MAX_BANDS,
     fetch_patches,
     pixel_request,
@@ -18,8 +18,8 @@ from exports.gee_pixels import (
     scenes_per_request,
     split_fields,
 )
-from exports.gee_source import GeeSource
-from exports.gee_throttle import RetryPolicy, Throttle
+from exports.gee.source import GeeSource
+from exports.gee.throttle import RetryPolicy, Throttle
 from exports.grid import PatchGrid
 from exports.source import ALL_BANDS
 from tests.exports.gee_fakes import (

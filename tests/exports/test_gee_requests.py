@@ -20,10 +20,10 @@ import pytest
 from ee import apitestcase
 from pyproj import Transformer
 
-from exports.gee_pixels import fetch_patches, pixel_request
-from exports.gee_select import scene_query
-from exports.gee_source import GeeSettings, GeeSource
-from exports.gee_throttle import RetryPolicy, Throttle
+from exports.gee.pixels import fetch_patches, pixel_request
+from exports.gee.select import scene_query
+from exports.gee.source import GeeSettings, GeeSource
+from exports.gee.throttle import RetryPolicy, Throttle
 from exports.source import ALL_BANDS, PointFailure, PointStack, SceneFilter
 from tests.exports.gee_fakes import (
     FakeClock,
@@ -98,7 +98,7 @@ def test_a_429_then_a_200_succeeds_through_the_clients_http(ee_offline: Any) -> 
         _error(429, "Too many concurrent aggregations.", "RESOURCE_EXHAUSTED"),
         (200, npy_bytes(npy_answer(scenes, BANDS))),
     )
-    ee.data.setMaxRetries(0)  # as exports.gee_auth.initialize does: the retries are ours
+    ee.data.setMaxRetries(0)  # as exports.gee.auth.initialize does: the retries are ours
     source = _source()
     with apitestcase.UsingCloudApi(mock_http=http):
         (result,) = source.fetch([(pt, scenes)], BANDS, 5.0)

@@ -10,9 +10,9 @@ import ee
 import pytest
 from ee import apitestcase
 
-from exports.gee_select import PROPS, parse_answer, scene_query, select_scenes, utm_epsg_of_tile
-from exports.gee_source import GeeSettings, GeeSource
-from exports.gee_throttle import RetryPolicy, Throttle
+from exports.gee.select import PROPS, parse_answer, scene_query, select_scenes, utm_epsg_of_tile
+from exports.gee.source import GeeSettings, GeeSource
+from exports.gee.throttle import RetryPolicy, Throttle
 from exports.source import PointRequest, SceneFilter
 from lucas.errors import SourceError
 from tests.exports.gee_fakes import (

@@ -11,10 +11,10 @@ import ee
 import numpy as np
 import pytest
 
-from exports import gee_source
-from exports.gee_auth import GeeAuth
-from exports.gee_source import GeeSettings, GeeSource
-from exports.gee_throttle import RetryPolicy
+from exports.gee import source as gee_source
+from exports.gee.auth import GeeAuth
+from exports.gee.source import GeeSettings, GeeSource
+from exports.gee.throttle import RetryPolicy
 from exports.source import ALL_BANDS, PointFailure, PointRequest, PointStack, Scene
 from tests.exports.gee_fakes import (
     FakeClock,

@@ -8,7 +8,7 @@ import time
 import ee
 import pytest
 
-from exports.gee_throttle import (
+from exports.gee.throttle import (
     AdaptiveLimiter,
     ErrorKind,
     RetryPolicy,

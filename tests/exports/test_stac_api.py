@@ -12,7 +12,7 @@ import pystac
 import pytest
 
 from exports.source import PointRequest, SceneFilter
-from exports.stac_api import (
+from exports.stac.api import (
     StacApiDiscovery,
     decode_items,
     encode_items,
@@ -20,7 +20,7 @@ from exports.stac_api import (
     threshold_query,
     trim_item,
 )
-from exports.stac_http import EARTH_SEARCH_URL, HttpSettings, resolve_stac_url
+from exports.stac.http import EARTH_SEARCH_URL, HttpSettings, resolve_stac_url
 from lucas.errors import ConfigError, SourceError
 from tests.fixtures.stac_server import LoopbackStac
 from tests.fixtures.synthetic_s2 import make_item, point_request, tile_around

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from exports.source import ALL_BANDS, PointFailure, PointRequest, PointStack, SceneFilter
-from exports.stac_api import api_source
-from exports.stac_http import HttpSettings
-from exports.stac_source import StacSource
+from exports.stac.api import api_source
+from exports.stac.http import HttpSettings
+from exports.stac.source import StacSource
 from tests.fixtures.stac_server import LoopbackStac
 from tests.fixtures.synthetic_s2 import point_request, tile_around, write_catalog, write_scene
 

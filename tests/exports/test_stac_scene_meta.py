@@ -9,7 +9,7 @@ from typing import Any
 import pystac
 import pytest
 
-from exports.scene_meta import (
+from exports.stac.scene_meta import (
     SceneMetadataError,
     band_key_aliases,
     boa_offset,

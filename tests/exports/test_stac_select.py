@@ -11,9 +11,9 @@ import pystac
 import pytest
 from pyproj import Transformer
 
-from exports.select import describe_items, point_buffers, select_scenes
 from exports.source import ALL_BANDS, SceneFilter
-from exports.stac_catalog import StaticCatalog, load_items, resolve_catalog_path
+from exports.stac.catalog import StaticCatalog, load_items, resolve_catalog_path
+from exports.stac.select import describe_items, point_buffers, select_scenes
 from lucas.errors import InputFormatError
 from tests.fixtures.synthetic_s2 import (
     TileSpec,
@@ -164,7 +164,7 @@ def test_metadata_fallbacks_logged_once_per_batch_of_items(
 ) -> None:
     ids = ["s2:datatake_id", "s2:product_uri", "s2:granule_id", "s2:datastrip_id"]
     items = [make_item(f"i{k}", TILE32, WHEN.replace(day=k + 1), omit=ids) for k in range(3)]
-    with caplog.at_level("WARNING", logger="exports.select"):
+    with caplog.at_level("WARNING", logger="exports.stac.select"):
         described = describe_items(items)
     assert all(d.scene is not None for d in described)
     fallback = [r.getMessage() for r in caplog.records if "Image_ID datatake" in r.getMessage()]

@@ -11,8 +11,8 @@ import pytest
 import rasterio
 from pyproj import Transformer
 
-import exports.stac_source as stac_source_module
-import exports.window_read as window_read_module
+import exports.stac.source as stac_source_module
+import exports.stac.window_read as window_read_module
 from exports.grid import point_utm
 from exports.source import (
     ALL_BANDS,
@@ -22,7 +22,7 @@ from exports.source import (
     PointStack,
     SceneFilter,
 )
-from exports.stac_source import StacSource
+from exports.stac.source import StacSource
 from tests.fixtures.synthetic_s2 import (
     boundary_tiles,
     default_values,

@@ -16,12 +16,12 @@ from rasterio.crs import CRS
 from rasterio.env import get_gdal_config
 from rasterio.warp import Resampling, reproject
 
+from exports.gdal_env import gdal_env
 from exports.grid import point_utm
-from exports.scene_meta import scene_from_item
 from exports.source import ALL_BANDS, Scene
-from exports.window_read import (
+from exports.stac.scene_meta import scene_from_item
+from exports.stac.window_read import (
     finish_patch,
-    gdal_env,
     is_transient,
     read_scene,
     source_window,

@@ -41,10 +41,11 @@ import pytest
 import rasterio
 from affine import Affine
 
+from exports.gdal_env import gdal_env
 from exports.grid import PatchGrid, patch_grid
 from exports.source import PointRequest, Scene, SceneFilter
-from exports.stac_source import StacSource
-from exports.window_read import gdal_env, read_scene
+from exports.stac.source import StacSource
+from exports.stac.window_read import read_scene
 from pipeline.demo import DemoArchive
 from tests.exports.gee_fakes import const, invocations, offline_ee
 

@@ -16,7 +16,7 @@ import ee
 import pytest
 from click.testing import CliRunner
 
-from exports import gee_source
+from exports.gee import source as gee_source
 from pipeline.cli import main
 from pipeline.demo import DemoArchive
 from pipeline.ledger import LEDGER_NAME, Ledger

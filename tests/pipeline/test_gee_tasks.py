@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from exports.gee_batch import TaskRecord
+from exports.gee.batch import TaskRecord
 from pipeline.gee_tasks import LedgerTaskStore
 from pipeline.ledger import Ledger
 

@@ -12,8 +12,8 @@ import pystac
 import pytest
 from click.testing import CliRunner
 
-from exports.scene_meta import scene_from_item
 from exports.source import ALL_BANDS, Scene
+from exports.stac.scene_meta import scene_from_item
 from pipeline.cli import main
 from pipeline.demo import DemoArchive
 from tests.pipeline.conftest import run_args

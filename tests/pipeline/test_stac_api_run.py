@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from exports.stac_http import EARTH_SEARCH_URL
+from exports.stac.http import EARTH_SEARCH_URL
 from pipeline.cli import main
 from pipeline.cli.options import config_from_flags
 from pipeline.demo import DemoArchive

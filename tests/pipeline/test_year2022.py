@@ -26,8 +26,8 @@ from click.testing import CliRunner
 from rasterio.windows import Window
 
 from benchmark.h5read import image_months
-from exports.scene_meta import scene_from_item
 from exports.source import ALL_BANDS
+from exports.stac.scene_meta import scene_from_item
 from lucas import codes
 from lucas.columns import CODE_COLUMNS, rename_map, typed_columns
 from lucas.formats import LUCAS2022, detect_format

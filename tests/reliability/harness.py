@@ -78,7 +78,7 @@ def instrument() -> None:
     """Wrap every instrumented function (module attributes, so callers see the wrappers)."""
     import h5py
 
-    import exports.stac_source
+    import exports.stac.source
     import lucas.output
     import pipeline.ledger
     import pipeline.pack
@@ -91,9 +91,9 @@ def instrument() -> None:
         pipeline.stage_ingest.ingest_table, "read_table", "ingest")
     pipeline.ledger.Ledger.record = _wrap(  # type: ignore[method-assign]
         pipeline.ledger.Ledger.record, "record", _record_stage)
-    exports.stac_source.StacSource.find_scenes = _wrap(  # type: ignore[method-assign]
-        exports.stac_source.StacSource.find_scenes, "find_scenes", "select")
-    exports.stac_source.read_scene = _wrap(exports.stac_source.read_scene, "read_scene", "export")
+    exports.stac.source.StacSource.find_scenes = _wrap(  # type: ignore[method-assign]
+        exports.stac.source.StacSource.find_scenes, "find_scenes", "select")
+    exports.stac.source.read_scene = _wrap(exports.stac.source.read_scene, "read_scene", "export")
     pipeline.staging.write_point = _wrap(pipeline.staging.write_point, "stage_write", "export")
     pipeline.staging._fsync = _wrap(pipeline.staging._fsync, "stage_fsync", "export")
     h5py.Group.copy = _wrap(h5py.Group.copy, "h5copy", "pack")

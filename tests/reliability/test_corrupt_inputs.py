@@ -20,7 +20,7 @@ import pytest
 import rasterio
 from click.testing import CliRunner
 
-from exports.scene_meta import scene_from_item
+from exports.stac.scene_meta import scene_from_item
 from pipeline.cli import main
 from pipeline.demo import DemoArchive
 from pipeline.ledger import LEDGER_NAME, Ledger

@@ -19,8 +19,8 @@ import ee
 import numpy as np
 from affine import Affine
 
-from exports.gee_pixels import time_ordered
-from exports.gee_select import COLLECTION
+from exports.gee.pixels import time_ordered
+from exports.gee.select import COLLECTION
 from exports.grid import PatchGrid
 from exports.source import PointFailure, PointRequest, PointStack, Scene, band_dtype
 from exports.stack import ScenePatch, assemble_stack
@@ -115,7 +115,7 @@ def read_geotiff(path: str, gdal_options: Mapping[str, str] | None = None) -> Ra
     """
     import rasterio
 
-    from exports.window_read import GDAL_ENV
+    from exports.gdal_env import GDAL_ENV
 
     options = {**GDAL_ENV, **dict(gdal_options or {})}
     with rasterio.Env(**options), rasterio.open(path) as src:

@@ -18,7 +18,7 @@ import ee
 import google.auth.exceptions
 import requests
 
-from exports.gee_throttle import MAX_WORKERS, ErrorKind, classify
+from exports.gee.throttle import MAX_WORKERS, ErrorKind, classify
 from lucas.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class GeeAuth:
     """How to connect: built by the CLI from ``--project`` and ``--gee-key-file``.
 
     ``client_retries`` is the retry count of the Google API client underneath Earth Engine;
-    0 by default so that 429s reach :class:`exports.gee_throttle.Throttle`, which lowers the
+    0 by default so that 429s reach :class:`exports.gee.throttle.Throttle`, which lowers the
     concurrency, instead of being slept on invisibly inside a worker's slot.
     """
 

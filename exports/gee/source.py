@@ -1,12 +1,12 @@
 """The Earth Engine imagery source (``--source gee``): scene selection, fast and batch paths.
 
 :class:`GeeSource` implements :class:`~exports.source.ImagerySource`. Selection runs on the
-server, many points per call (:mod:`exports.gee_select`); export fetches each point's stack
-with ``computePixels`` (:mod:`exports.gee_pixels`), points in parallel on a bounded thread
-pool, every call under one :class:`~exports.gee_throttle.Throttle` (rate, adaptive
-concurrency, retries). Connecting (credentials, project, endpoint) is :mod:`exports.gee_auth`.
+server, many points per call (:mod:`exports.gee.select`); export fetches each point's stack
+with ``computePixels`` (:mod:`exports.gee.pixels`), points in parallel on a bounded thread
+pool, every call under one :class:`~exports.gee.throttle.Throttle` (rate, adaptive
+concurrency, retries). Connecting (credentials, project, endpoint) is :mod:`exports.gee.auth`.
 :class:`GeeBatchSource` (``--mode batch``) selects the same way and fetches through export
-tasks (:mod:`exports.gee_batch`).
+tasks (:mod:`exports.gee.batch`).
 
 One process should own one ``GeeSource``: the quota (40 concurrent requests, 100 req/s) is
 per Cloud project, and the throttle only sees its own process.
@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 import ee
 
-from exports.gee_auth import GeeAuth, gcs_gdal_options, initialize
-from exports.gee_batch import (
+from exports.gee.auth import GeeAuth, gcs_gdal_options, initialize
+from exports.gee.batch import (
     DEFAULT_POLL_S,
     DEFAULT_TIMEOUT_S,
     BatchExporter,
@@ -35,9 +35,9 @@ from exports.gee_batch import (
     TaskStore,
     read_geotiff,
 )
-from exports.gee_pixels import ComputePixels, fetch_patches
-from exports.gee_select import DEFAULT_CHUNK, Evaluate, select_scenes
-from exports.gee_throttle import (
+from exports.gee.pixels import ComputePixels, fetch_patches
+from exports.gee.select import DEFAULT_CHUNK, Evaluate, select_scenes
+from exports.gee.throttle import (
     DEFAULT_BURST,
     DEFAULT_RATE,
     DEFAULT_WORKERS,

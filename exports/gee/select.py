@@ -19,7 +19,7 @@ from typing import Any
 
 import ee
 
-from exports.gee_throttle import ErrorKind, Throttle, classify
+from exports.gee.throttle import ErrorKind, Throttle, classify
 from exports.source import PointRequest, Scene, SceneFilter, SceneSelection
 from lucas.errors import SourceError
 

@@ -1,7 +1,7 @@
 """The ``stac`` imagery source: STAC items (discovery) + windowed COG reads (reading).
 
-Discovery is pluggable (:class:`~exports.stac_catalog.ItemDiscovery`): a static catalog on
-disk, or a STAC API searched region by region (:mod:`exports.stac_api`); selection and
+Discovery is pluggable (:class:`~exports.stac.catalog.ItemDiscovery`): a static catalog on
+disk, or a STAC API searched region by region (:mod:`exports.stac.api`); selection and
 reading do not care where items came from.
 
 ``fetch`` works scene-major: every scene of the batch is read once for all the points that
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pystac
 
-from exports.select import CatalogScene, describe_items, select_scenes
+from exports.gdal_env import gdal_env
 from exports.source import (
     ALL_BANDS,
     EARTH_SEARCH_KEYS,
@@ -31,9 +31,10 @@ from exports.source import (
     SceneSelection,
     band_dtype,
 )
-from exports.stac_catalog import BBox, ItemDiscovery, PointDiscovery, StaticCatalog
+from exports.stac.catalog import BBox, ItemDiscovery, PointDiscovery, StaticCatalog
+from exports.stac.select import CatalogScene, describe_items, select_scenes
+from exports.stac.window_read import read_scene
 from exports.stack import ScenePatch, assemble_stack
-from exports.window_read import gdal_env, read_scene
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from typing import Any
 import ee
 import numpy as np
 
-from exports.gee_select import COLLECTION
-from exports.gee_throttle import Throttle
+from exports.gee.select import COLLECTION
+from exports.gee.throttle import Throttle
 from exports.grid import PatchGrid
 from exports.source import DroppedScene, PointRequest, Scene, band_dtype
 from exports.stack import ScenePatch

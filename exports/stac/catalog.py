@@ -2,7 +2,7 @@
 
 :class:`ItemDiscovery` is the seam between "which items exist" and everything after it. A
 static catalog on disk (:class:`StaticCatalog`) is one implementation; a STAC API search
-(:mod:`exports.stac_api`: regions, datetime and thresholds pushed to the server) is another.
+(:mod:`exports.stac.api`: regions, datetime and thresholds pushed to the server) is another.
 Discovery may pre-filter by area and year but need not: the select stage re-checks every
 filter.
 """
@@ -39,7 +39,7 @@ class ItemDiscovery(Protocol):
 class PointDiscovery(Protocol):
     """A discovery that searches around the points themselves, thresholds pushed to it.
 
-    A STAC API (:class:`exports.stac_api.StacApiDiscovery`) groups the points into regions
+    A STAC API (:class:`exports.stac.api.StacApiDiscovery`) groups the points into regions
     and filters scenes server-side; the source prefers this method when it exists.
     """
 

@@ -35,10 +35,9 @@ import pystac
 from pystac_client import Client, ConformanceClasses
 from pystac_client.exceptions import APIError
 
-from exports.scene_meta import band_key_aliases
 from exports.source import EARTH_SEARCH_KEYS, PointRequest, SceneFilter
-from exports.stac_catalog import BBox
-from exports.stac_http import (
+from exports.stac.catalog import BBox
+from exports.stac.http import (
     DEFAULT_COLLECTION,
     HttpSettings,
     RetryingStacApiIO,
@@ -47,7 +46,8 @@ from exports.stac_http import (
     open_client,
     resolve_stac_url,
 )
-from exports.stac_source import StacSource
+from exports.stac.scene_meta import band_key_aliases
+from exports.stac.source import StacSource
 from lucas.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
@@ -315,7 +315,7 @@ def api_source(
     refresh: bool = False,
     **discovery_options: Any,
 ) -> StacSource:
-    """A :class:`~exports.stac_source.StacSource` searching a STAC API, reading over HTTP."""
+    """A :class:`~exports.stac.source.StacSource` searching a STAC API, reading over HTTP."""
     http = http or HttpSettings()
     discovery = StacApiDiscovery(url, collection, http=http, cache=cache, refresh=refresh,
                                  **discovery_options)

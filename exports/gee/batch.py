@@ -1,7 +1,7 @@
 """The batch path: one ``Export.image.toCloudStorage`` task per point, read back from GCS.
 
 For runs too large or too heavy for the interactive quota. What a task exports and how its
-file becomes a stack is :mod:`exports.gee_export`; this module runs the tasks' life cycle.
+file becomes a stack is :mod:`exports.gee.export`; this module runs the tasks' life cycle.
 
 Restart safety, in the order of the calls: a request id (``ee.data.newTaskId``) is written to
 the :class:`TaskStore` (the run's ledger) *before* the start call, which sends it as the
@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import ee
 
-from exports.gee_export import (
+from exports.gee.export import (
     BatchTarget,
     Raster,
     ReadRaster,
@@ -40,7 +40,7 @@ from exports.gee_export import (
     stack_from_raster,
     task_description,
 )
-from exports.gee_throttle import ErrorKind, Throttle, classify
+from exports.gee.throttle import ErrorKind, Throttle, classify
 from exports.source import PointFailure, PointRequest, PointStack, Scene
 
 __all__ = [

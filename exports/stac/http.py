@@ -12,7 +12,7 @@ body that stalls after its headers nor one cut short (requests reads the body af
 urllib3 has returned); other errors (400, 404, a JSON error) are raised at once.
 
 Reads: GDAL retries 429/5xx and curl timeouts itself (``GDAL_HTTP_MAX_RETRY``); what still
-fails is classified by :func:`exports.window_read.is_transient` and retried by the export
+fails is classified by :func:`exports.stac.window_read.is_transient` and retried by the export
 stage, or drops the scene for the points it hit (404, 403: the asset is not there).
 """
 
@@ -74,7 +74,7 @@ class HttpSettings:
     def gdal_options(self) -> dict[str, str | int]:
         """GDAL curl settings for many small windows of COGs over HTTPS.
 
-        Added to :data:`exports.window_read.GDAL_ENV` (no directory listing on open, COG
+        Added to :data:`exports.gdal_env.GDAL_ENV` (no directory listing on open, COG
         extensions only, merged consecutive ranges, HTTP/2 multiplexing, the block cache
         in bytes, VSI_CACHE): timeouts, retries with backoff, a larger cache of downloaded
         ranges, anonymous access to ``s3://`` hrefs (Earth Search's alternate assets).

@@ -34,31 +34,12 @@ from lucas.errors import SceneReadError
 
 log = logging.getLogger(__name__)
 
-# GDAL settings for reading many small windows from COGs (local or over HTTP).
-GDAL_ENV: Mapping[str, str | int] = {
-    # Decoded blocks, reused by the points of a batch. In BYTES: rasterio hands an int to
-    # GDALSetCacheMax64, so a bare 256 would mean 256 bytes, i.e. no block cache at all.
-    "GDAL_CACHEMAX": 256 * 2**20,
-    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # no sidecar-file listing on each open
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF",
-    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
-    "GDAL_HTTP_MULTIPLEX": "YES",
-    "GDAL_HTTP_MAX_RETRY": 3,
-    "GDAL_HTTP_RETRY_DELAY": 1,
-    "VSI_CACHE": "TRUE",
-}
-
 _TRANSIENT_HINTS = (
     "timed out", "timeout", "connection", "http response code: 5", "429", "curl error",
     # A block read that fails after the open went fine: over HTTP, a body cut short once
     # GDAL's own retries are spent (GDAL's message does not say why).
     "read failed", "ireadblock failed",
 )
-
-
-def gdal_env(**overrides: str | int) -> rasterio.Env:
-    """A rasterio.Env with :data:`GDAL_ENV` (plus overrides) for the reads of one batch."""
-    return rasterio.Env(**{**GDAL_ENV, **overrides})
 
 
 @dataclass

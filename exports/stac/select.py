@@ -25,7 +25,6 @@ from pyproj import Transformer
 from shapely.geometry import shape
 
 from exports.grid import point_utm
-from exports.scene_meta import MetaNotes, SceneMetadataError, scene_from_item
 from exports.source import (
     EARTH_SEARCH_KEYS,
     DroppedScene,
@@ -34,6 +33,7 @@ from exports.source import (
     SceneFilter,
     SceneSelection,
 )
+from exports.stac.scene_meta import MetaNotes, SceneMetadataError, scene_from_item
 
 log = logging.getLogger(__name__)
 

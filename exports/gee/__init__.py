@@ -1,0 +1,1 @@
+"""The Earth Engine source: COPERNICUS/S2_SR_HARMONIZED through computePixels or batch exports."""
