@@ -1,7 +1,9 @@
 """The one frozen config object, built at the edge from a TOML file and flags (flags win).
 
 Stages receive a :class:`RunConfig` and never read the environment. Every validation error
-names the key and where it came from (the TOML file or the flag).
+names the key and where it came from (the TOML file or the flag). The imagery source's own
+settings are its options dataclass (:mod:`exports.registry`), kept in ``source_options``:
+their keys may sit at the top level like every other key or under ``[run.<source>]``.
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from exports.registry import Scheduling, SourceOptions, SourceSpec
 from exports.source import ALL_BANDS
+from exports.sources import all_option_names, get_source_spec, list_sources
 from lucas.errors import ConfigError
 from lucas.gee_table import is_gee_table
+from pipeline.dataset.writer import get_writer
 
-SOURCES = ("stac", "gee")
-GEE_DEFAULT_WORKERS = 16
-MODES = ("fast", "batch")
+DEFAULT_WRITER = "sen4map"
 FIRST_S2_YEAR = 2015  # Sentinel-2A's first images (June 2015); L2A archives start then or later
 
 
@@ -35,7 +38,7 @@ class RunConfig:
     lucas: Path | None = None
     lucas_format: str | None = None
     source: str = "stac"
-    catalog: Path | None = None
+    source_options: Any = None  # the source's options dataclass; None: its defaults
     bands: tuple[str, ...] = ALL_BANDS
     max_cloud_cover: float = 40.0
     max_scene_nodata: float = 5.0
@@ -47,18 +50,28 @@ class RunConfig:
     retry_failed: bool = False
     fail_fast: bool = False
     retries: int = 3  # in-run attempts of a point whose failure is transient
-    # stac source: a static catalog (catalog) or a STAC API (stac_url + collection)
-    stac_url: str | None = None
-    collection: str = "sentinel-2-l2a"
-    # gee source
+    # the cloud account: Earth Engine tables (--lucas gee:…) and the gee source
     project: str | None = None
     gee_key_file: Path | None = None
-    mode: str = "fast"  # gee: "fast" (computePixels) or "batch" (Export tasks to GCS)
-    gcs_bucket: str | None = None
-    gcs_prefix: str = "sen4map-etl"
     # scale-out and fault injection (demos and tests of resilience)
     scheduler: str | None = None  # Dask: "tcp://HOST:8786" or "local[:N]"
     inject_faults: float = 0.0  # share of reads failing on purpose (transient; 1/20 permanent)
+    writer: str = DEFAULT_WRITER  # the output format (pipeline.dataset.writer registry)
+
+    def __post_init__(self) -> None:
+        if self.source_options is None:
+            object.__setattr__(self, "source_options", get_source_spec(self.source).options())
+
+    @property
+    def source_spec(self) -> SourceSpec:
+        """The registry entry of the configured source."""
+        return get_source_spec(self.source)
+
+    @property
+    def scheduling(self) -> Scheduling:
+        """How the export stage schedules the source with these options."""
+        options: SourceOptions = self.source_options
+        return options.scheduling()
 
     def thresholds(self) -> dict[str, float]:
         return {
@@ -73,18 +86,18 @@ class RunConfig:
         relevant = {
             "year": self.year,
             "source": self.source,
-            "catalog": str(self.catalog.resolve()) if self.catalog else None,
-            "stac_url": self.stac_url,
-            "collection": self.collection if self.stac_url else None,
+            **self.source_options.hash_fields(),
             "lucas": _table_name(self.lucas),
             "bands": list(self.bands),
             **self.thresholds(),
         }
+        if self.writer != DEFAULT_WRITER:  # absent for the default: older hashes stay valid
+            relevant["writer"] = self.writer
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-_PATH_KEYS = {"out", "lucas", "catalog", "gee_key_file"}
+_PATH_KEYS = {"out", "lucas", "gee_key_file"}  # and the sources' Path fields
 
 
 def _table_name(lucas: Path | None) -> str | None:
@@ -100,7 +113,8 @@ _ALIASES = {"country": "countries"}  # the flag's name works in the file too
 
 
 def load_toml(path: Path) -> dict[str, Any]:
-    """Read a config file; keys may sit at the top level or under ``[run]``."""
+    """Read a config file; keys may sit at the top level or under ``[run]``, and a source's
+    own keys also under ``[run.<source>]`` (e.g. ``[run.stac] catalog = "…"``)."""
     try:
         with path.open("rb") as f:
             raw = tomllib.load(f)
@@ -111,16 +125,46 @@ def load_toml(path: Path) -> dict[str, Any]:
     table = raw.get("run", raw)
     if not isinstance(table, dict):
         raise ConfigError(f"config file {path}: [run] must be a table")
-    base = path.parent
     out = {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
+    for name in list_sources():
+        out.update(_source_table(path, name, table.get(name), out))
     for alias, key in _ALIASES.items():
         if alias in out:
             out[key] = out.pop(alias)
-    for key in _PATH_KEYS & out.keys():
+    for key in _path_keys() & out.keys():
         if isinstance(out[key], str) and not is_gee_table(out[key]):  # gee:<asset> is no path
-            out[key] = str((base / out[key]).expanduser()) if not Path(out[key]).is_absolute() \
-                else out[key]
+            out[key] = str((path.parent / out[key]).expanduser()) \
+                if not Path(out[key]).is_absolute() else out[key]
     return out
+
+
+def _source_table(
+    path: Path, name: str, table: Any, flat: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The keys of a ``[run.<source>]`` table, each one an option of that source."""
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [run.{name}] must be a table")
+    valid = get_source_spec(name).option_names()
+    values = {k.replace("-", "_"): v for k, v in table.items()}
+    for key in values:
+        if key not in valid:
+            raise ConfigError(f"config file {path}, [run.{name}]: unknown key '{key}'; valid "
+                              f"keys: {', '.join(sorted(valid))}")
+        if key in flat:
+            raise ConfigError(f"config file {path}: '{key}' is given both at the top level "
+                              f"and under [run.{name}]; keep one")
+    return values
+
+
+def _path_keys() -> set[str]:
+    """Keys whose relative values are relative to the config file's folder."""
+    keys = set(_PATH_KEYS)
+    for name, spec in all_option_names().items():
+        if any(f.name == name and f.metadata.get("path") for f in spec.option_fields()):
+            keys.add(name)
+    return keys
 
 
 def build_config(
@@ -128,7 +172,8 @@ def build_config(
 ) -> RunConfig:
     """Merge file and flag values (flags win; ``None`` flags are unset) and validate."""
     where_file = f"config file {config_path}" if config_path else "config"
-    known = {f.name for f in fields(RunConfig)}
+    source_keys = all_option_names()
+    known = ({f.name for f in fields(RunConfig)} - {"source_options"}) | source_keys.keys()
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for key, value in file_values.items():
@@ -140,15 +185,28 @@ def build_config(
     for key, value in flag_values.items():
         if value is not None and value != ():
             merged[key], origin[key] = value, f"flag --{key.replace('_', '-')}"
-    values = {k: _coerce(k, v, origin[k]) for k, v in merged.items()}
+    spec = _source_spec(merged, origin)
+    values = {k: _coerce(k, v, origin[k]) for k, v in merged.items() if k not in source_keys}
+    values["source_options"] = spec.options.from_values(
+        {k: merged[k] for k in spec.option_names() if k in merged},
+        lambda key: origin.get(key, key),
+    )
     # Earth Engine threads share the project's quota of 40 concurrent requests; local
-    # export processes share this machine's cores: different defaults for one flag.
-    values.setdefault("workers", GEE_DEFAULT_WORKERS if values.get("source") == "gee" else 2)
+    # export processes share this machine's cores: each source has its own default.
+    values.setdefault("workers", spec.default_workers)
     if "out" not in values:
         raise ConfigError("no output folder: give --out DIR (or 'out' in the config file)")
     cfg = RunConfig(**values)
     _validate(cfg, origin)
     return cfg
+
+
+def _source_spec(merged: Mapping[str, Any], origin: Mapping[str, str]) -> SourceSpec:
+    name = str(merged.get("source", RunConfig.source))
+    if name not in list_sources():
+        raise ConfigError(f"{origin.get('source', 'source')}: unknown source '{name}'; "
+                          f"choose one of {', '.join(list_sources())}")
+    return get_source_spec(name)
 
 
 def _coerce(key: str, value: Any, where: str) -> Any:
@@ -167,10 +225,6 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             if not isinstance(value, bool):
                 raise TypeError
             return value
-        if key == "stac_url":  # "earth-search" -> its URL, so the output hash is canonical
-            from exports.stac.http import STAC_URL_ALIASES
-
-            return STAC_URL_ALIASES.get(str(value).strip().lower(), str(value).strip())
         if key in ("countries", "bands"):
             items = value.split(",") if isinstance(value, str) else list(value)
             names = tuple(str(i).strip().upper() for i in items if str(i).strip())
@@ -190,8 +244,6 @@ def _validate(cfg: RunConfig, origin: Mapping[str, str]) -> None:
     def fail(key: str, msg: str) -> None:
         raise ConfigError(f"{origin.get(key, key)}: {msg}")
 
-    if cfg.source not in SOURCES:
-        fail("source", f"unknown source '{cfg.source}'; choose one of {', '.join(SOURCES)}")
     for key in ("max_cloud_cover", "max_scene_nodata", "max_patch_nodata"):
         if not 0.0 <= getattr(cfg, key) <= 100.0:
             fail(key, "a percentage between 0 and 100 is expected")
@@ -203,18 +255,20 @@ def _validate(cfg: RunConfig, origin: Mapping[str, str]) -> None:
         fail("batch_size", "at least 1 point per batch")
     if not 1 <= cfg.retries <= 20:
         fail("retries", "between 1 and 20 attempts")
-    if cfg.mode not in MODES:
-        fail("mode", f"unknown mode '{cfg.mode}'; choose one of {', '.join(MODES)}")
     if not 0.0 <= cfg.inject_faults < 1.0:
         fail("inject_faults", "a share between 0 and 1 (e.g. 0.2)")
     if cfg.scheduler is not None:
-        if cfg.source == "gee":
-            fail("scheduler", "the gee source cannot run on Dask: its limit is the Earth "
-                 "Engine project quota (40 concurrent requests), which one machine already "
-                 "saturates (--workers threads); drop --scheduler")
-        from pipeline.dask_cluster import parse_scheduler  # syntax only: Dask not imported
+        if cfg.scheduling.not_distributable:
+            fail("scheduler", cfg.scheduling.not_distributable)
+        from pipeline.executors.dask_cluster import (
+            parse_scheduler,  # syntax only: Dask not imported
+        )
 
         parse_scheduler(cfg.scheduler, origin.get("scheduler", "--scheduler"))
+    try:
+        get_writer(cfg.writer)
+    except ConfigError as e:
+        fail("writer", str(e))
     bad = [b for b in cfg.bands if b not in ALL_BANDS]
     if bad:
         fail("bands", f"unknown band(s) {', '.join(bad)}; valid: {', '.join(ALL_BANDS)}")
@@ -227,6 +281,3 @@ def _validate(cfg: RunConfig, origin: Mapping[str, str]) -> None:
             "LUCAS surveys with Sentinel-2 imagery: 2015 (from July), 2018, 2022 and later",
         )
 
-
-def config_as_dict(cfg: RunConfig) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}

@@ -8,24 +8,35 @@ Only the coordinating process writes the ledger; workers return results to it.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from lucas.errors import LedgerError
+from pipeline.dataset.layout import LEDGER_NAME, OutputLayout
 
-LEDGER_NAME = "ledger.sqlite"
+__all__ = ["DONE", "FAILED", "LEDGER_NAME", "PENDING", "SKIPPED", "Ledger", "Unit",
+           "UnitState", "UnitUpdate"]
 
-PENDING = "pending"
-DONE = "done"
-SKIPPED = "skipped"  # finished without output (e.g. no usable scene); not an error
-FAILED = "failed"
-TERMINAL_STATES = frozenset({DONE, SKIPPED, FAILED})
+
+class UnitState(StrEnum):
+    """The state of a unit of work (stored as its value: 'done', 'failed', …)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    SKIPPED = "skipped"  # finished without output (e.g. no usable scene); not an error
+    FAILED = "failed"
+
+
+PENDING = UnitState.PENDING
+DONE = UnitState.DONE
+SKIPPED = UnitState.SKIPPED
+FAILED = UnitState.FAILED
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS units (
@@ -60,7 +71,7 @@ class Unit:
 
     stage: str
     key: str
-    state: str
+    state: UnitState
     attempts: int
     last_error: str | None
     payload: Any
@@ -81,7 +92,7 @@ class UnitUpdate:
     """A state change to record; applied in batches inside one transaction."""
 
     key: str
-    state: str
+    state: UnitState
     error: str | None = None
     payload: Any = None
 
@@ -112,7 +123,7 @@ class Ledger:
     @classmethod
     def in_folder(cls, out_dir: Path) -> Ledger:
         out_dir.mkdir(parents=True, exist_ok=True)
-        return cls(out_dir / LEDGER_NAME)
+        return cls(OutputLayout(out_dir).ledger)
 
     def close(self) -> None:
         self._db.close()
@@ -140,7 +151,7 @@ class Ledger:
             (
                 stage,
                 u.key,
-                u.state,
+                str(u.state),
                 u.error,
                 None if u.payload is None else json.dumps(u.payload, sort_keys=True),
                 now,
@@ -162,7 +173,7 @@ class Ledger:
                 rows,
             )
 
-    def mark(self, stage: str, key: str, state: str, error: str | None = None,
+    def mark(self, stage: str, key: str, state: UnitState, error: str | None = None,
              payload: Any = None) -> None:
         self.record(stage, [UnitUpdate(key, state, error, payload)])
 
@@ -174,16 +185,16 @@ class Ledger:
         )
         return dict(cur.fetchall())
 
-    def units(self, stage: str, prefix: str = "", state: str | None = None) -> list[Unit]:
+    def units(self, stage: str, prefix: str = "", state: UnitState | None = None) -> list[Unit]:
         sql = "SELECT stage, key, state, attempts, last_error, payload FROM units " \
               "WHERE stage = ? AND key >= ? AND key < ?"
         args: list[Any] = [stage, prefix, prefix + "\uffff"]
         if state is not None:
             sql += " AND state = ?"
-            args.append(state)
+            args.append(str(state))
         sql += " ORDER BY key"
         return [
-            Unit(s, k, st, a, e, None if p is None else json.loads(p))
+            Unit(s, k, UnitState(st), a, e, None if p is None else json.loads(p))
             for s, k, st, a, e, p in self._db.execute(sql, args).fetchall()
         ]
 
@@ -196,7 +207,7 @@ class Ledger:
         if row is None:
             return None
         s, k, st, a, e, p = row
-        return Unit(s, k, st, a, e, None if p is None else json.loads(p))
+        return Unit(s, k, UnitState(st), a, e, None if p is None else json.loads(p))
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Stage → state → number of units."""
@@ -232,24 +243,7 @@ class Ledger:
                 (key, value),
             )
 
-    # Batch-export task ids (Earth Engine), so a restarted run re-attaches instead of resubmitting.
-    def get_task(self, key: str) -> str | None:
-        row = self._db.execute("SELECT task_id FROM tasks WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def put_task(self, key: str, task_id: str) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO tasks (key, task_id, updated) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id, "
-                "updated = excluded.updated",
-                (key, task_id, time.time()),
-            )
-
-    def drop_task(self, key: str) -> None:
-        with self._transaction() as db:
-            db.execute("DELETE FROM tasks WHERE key = ?", (key,))
-
+    # Batch-export task records (e.g. Earth Engine), so a restarted run re-attaches.
     def get_task_row(self, key: str) -> TaskRow | None:
         """A task with its last seen state and the caller's payload (e.g. the request id)."""
         row = self._db.execute(
@@ -280,17 +274,3 @@ class Ledger:
         )
         return {str(state): int(n) for state, n in cur.fetchall()}
 
-
-def unit_keys(prefix: str, ids: Iterable[int]) -> list[str]:
-    """Ledger keys of points: ``<year>/<CC>/<point_id>``."""
-    return [f"{prefix}{pid}" for pid in ids]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -9,14 +9,17 @@ from exports.source import PointRequest
 from lucas.errors import ConfigError
 from lucas.safe_files import OutputLock
 from pipeline.config import RunConfig
+from pipeline.dataset.layout import OutputLayout
+from pipeline.export.plan import needs_work
+from pipeline.export.stage import run_export
 from pipeline.interrupt import graceful_interrupts, stop_requested
 from pipeline.ledger import FAILED, Ledger
+from pipeline.pack.plan import pack_is_current
+from pipeline.pack.stage import run_pack
 from pipeline.points import country_prefix, point_key, point_requests
 from pipeline.report import NoProgress, Progress, RunSummary
 from pipeline.sources import make_source
-from pipeline.stage_export import needs_work
 from pipeline.stage_ingest import run_ingest
-from pipeline.stage_pack import pack_is_current, run_pack
 from pipeline.stage_select import run_select
 
 log = logging.getLogger(__name__)
@@ -41,15 +44,14 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
             summary.failed_earlier = sum(
                 len(ledger.units(stage, f"{cfg.year}/", state=FAILED)) for stage in STAGES
             )
-            summary.outputs = [str(cfg.out / str(cfg.year) / f"{cc}.h5") for cc in cfg.countries]
+            layout = OutputLayout(cfg.out)
+            summary.outputs = [str(layout.country_file(cfg.year, cc)) for cc in cfg.countries]
             return summary
         source = make_source(cfg, ledger)
         summary.stages.append(run_select(cfg, ledger, source, requests, progress))
         if stop_requested():
             summary.interrupted = True
             return summary
-        from pipeline.stage_export import run_export
-
         summary.stages.append(run_export(cfg, ledger, source, points, progress))
         if stop_requested():
             summary.interrupted = True
@@ -88,7 +90,7 @@ def _all_current(cfg: RunConfig, ledger: Ledger, requests: dict[str, list[PointR
             if key not in selected:
                 return False
             unit = exported.get(key)
-            if unit is None or needs_work(cfg, unit.state, unit.payload):
+            if unit is None or needs_work(cfg.retry_failed, unit.state, unit.payload):
                 return False
         if not pack_is_current(cfg, ledger, cc):
             return False

@@ -1,70 +1,41 @@
-"""Build the imagery source a config asks for (the only place that knows every source)."""
+"""Build the imagery source a config asks for, through the source registry.
+
+No source is named here: the registry (:mod:`exports.sources`) maps ``cfg.source`` to its
+builder, and the run lends it what it may use (bands, workers, the ledger's durable stores in
+the coordinating process, the Ctrl-C flag).
+"""
 
 from __future__ import annotations
 
+from exports.registry import SourceContext
 from exports.source import ImagerySource
-from lucas.errors import ConfigError
 from pipeline.config import RunConfig
+from pipeline.interrupt import stop_requested
 from pipeline.ledger import Ledger
+from pipeline.source_stores import ledger_stores
 
 
 def make_source(cfg: RunConfig, ledger: Ledger | None = None) -> ImagerySource:
     """The configured source, wrapped in the fault injector when ``--inject-faults`` is set.
 
-    ``ledger`` is given in the coordinating process only (the Earth Engine batch path keeps
-    its task ids there); worker processes build their source without it.
+    ``ledger`` is given in the coordinating process only (e.g. the Earth Engine batch path
+    keeps its task ids there, the STAC API its searches); worker processes build their
+    source without it.
     """
-    source = _base_source(cfg, ledger)
+    context = SourceContext(
+        bands=cfg.bands,
+        year=cfg.year,
+        workers=cfg.workers,
+        refresh=cfg.force,
+        project=cfg.project,
+        key_file=cfg.gee_key_file,
+        durable=ledger_stores(ledger) if ledger is not None else None,
+        stop=stop_requested,
+    )
+    source = cfg.source_spec.build(cfg.source_options, context)
     if cfg.inject_faults > 0:
         source = with_faults(source, cfg)
     return source
-
-
-def _base_source(cfg: RunConfig, ledger: Ledger | None) -> ImagerySource:
-    if cfg.source == "stac":
-        return _stac_source(cfg, ledger)
-    if cfg.source == "gee":
-        return _gee_source(cfg, ledger)
-    raise ConfigError(f"unknown source '{cfg.source}' (--source): choose stac or gee")
-
-
-def _stac_source(cfg: RunConfig, ledger: Ledger | None) -> ImagerySource:
-    """A static catalog (``--catalog``) or a STAC API (``--stac-url``, e.g. earth-search).
-
-    The API's searches are cached in the ledger (coordinating process); workers only read.
-    """
-    from exports.stac.source import StacSource
-
-    if cfg.stac_url and cfg.catalog is not None:
-        raise ConfigError("give either --catalog (a static catalog) or --stac-url (a STAC "
-                          "API), not both")
-    if cfg.stac_url:
-        from exports.stac.api import api_source
-        from pipeline.stac_cache import LedgerSearchCache
-
-        cache = LedgerSearchCache(ledger) if ledger is not None else None
-        return api_source(cfg.stac_url, cfg.collection, bands=cfg.bands, cache=cache,
-                          refresh=cfg.force)
-    if cfg.catalog is None:
-        raise ConfigError(
-            "the stac source needs --catalog PATH (a static catalog: catalog.json or its "
-            "folder) or --stac-url URL (a STAC API; Earth Search: --stac-url earth-search)"
-        )
-    return StacSource.from_catalog(cfg.catalog, bands=cfg.bands)
-
-
-def _gee_source(cfg: RunConfig, ledger: Ledger | None) -> ImagerySource:
-    from exports.gee.source import GeeSource
-
-    if cfg.mode == "batch":
-        if ledger is None:  # task ids live in the ledger, which only the coordinator holds
-            raise ConfigError("--mode batch runs in the coordinating process only")
-        from pipeline.gee_tasks import LedgerTaskStore
-        from pipeline.interrupt import stop_requested
-
-        store = LedgerTaskStore(ledger, cfg.year)
-        return GeeSource.batch_from_config(cfg, store, stop=stop_requested)
-    return GeeSource.from_config(cfg)
 
 
 def with_faults(source: ImagerySource, cfg: RunConfig) -> ImagerySource:

@@ -9,7 +9,7 @@ import click
 
 from lucas.errors import EtlError
 from pipeline.cli.console import console, err_console
-from pipeline.stage_pack import producer_version
+from pipeline.version import producer_version
 
 
 class EtlGroup(click.Group):

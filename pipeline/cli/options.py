@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 
 import click
 
-from pipeline.config import GEE_DEFAULT_WORKERS, RunConfig, build_config, load_toml
+from exports.registry import SourceSpec
+from exports.sources import get_source_spec, list_sources
+from pipeline.config import RunConfig, build_config, load_toml
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,20 +60,45 @@ gee_auth_options = _stack(
                  "of `earthengine authenticate`)."),
 )
 
+
+
+def _source_flag(spec: SourceSpec, f: Any) -> Callable[[F], F]:
+    """A source option's flag, from its dataclass field (name, ``help``, ``choices``, ``path``)."""
+    kind: Any = None
+    if f.metadata.get("choices"):
+        kind = click.Choice(list(f.metadata["choices"]))
+    elif f.metadata.get("path"):
+        kind = click.Path(path_type=Path)
+    return click.option(f"--{f.name.replace('_', '-')}", f.name, type=kind,
+                        help=f.metadata.get("help", f"{spec.name} source: {f.name}."))
+
+
+def _source_flags() -> list[Callable[[F], F]]:
+    """Every registered source's flags, in registration order; the account flags come just
+    before the first source that is not the default (they serve Earth Engine)."""
+    flags: list[Callable[[F], F]] = []
+    for name in list_sources():
+        spec = get_source_spec(name)
+        if name != _D.source and gee_auth_options not in flags:
+            flags.append(gee_auth_options)
+        flags.extend(_source_flag(spec, f) for f in spec.option_fields())
+    return flags
+
+
+def _workers_help() -> str:
+    per_source = "; ".join(
+        f"with --source {n}, {get_source_spec(n).workers_help}" for n in list_sources()
+        if n != _D.source)
+    defaults = "; ".join(f"{get_source_spec(n).default_workers} for {n}" for n in list_sources()
+                         if n != _D.source)
+    return (f"Parallel export processes; {per_source} "
+            f"[default: {get_source_spec(_D.source).default_workers}; {defaults}].")
+
+
 source_options = _stack(
-    click.option("--source", type=click.Choice(["stac", "gee"]),
+    click.option("--source", type=click.Choice(list(list_sources())),
                  help=f"Imagery source [default: {_D.source}]."),
-    click.option("--catalog", type=click.Path(path_type=Path),
-                 help="Static STAC catalog: its catalog.json or the folder holding it."),
-    click.option("--stac-url", help="A STAC API to search instead of --catalog: its URL, "
-                 "or earth-search for https://earth-search.aws.element84.com/v1."),
-    click.option("--collection", help="STAC API collection [default: sentinel-2-l2a]."),
-    gee_auth_options,
-    click.option("--mode", type=click.Choice(["fast", "batch"]),
-                 help="Earth Engine path: fast (computePixels) or batch (Export tasks) "
-                 "[default: fast]."),
-    click.option("--gcs-bucket", help="Cloud Storage bucket of batch exports (--mode batch)."),
-    click.option("--gcs-prefix", help="Object prefix of batch exports [default: sen4map-etl]."),
+    *_source_flags(),
     click.option("--bands", help="Bands to export, comma-separated [default: all: "
                  f"{','.join(_D.bands)}]."),
     click.option("--max-cloud-cover", type=float,
@@ -88,9 +115,7 @@ source_options = _stack(
 )
 
 work_options = _stack(
-    click.option("--workers", type=int,
-                 help=f"Parallel export processes; with --source gee, concurrent Earth Engine "
-                 f"requests (at most 40) [default: {_D.workers}; {GEE_DEFAULT_WORKERS} for gee]."),
+    click.option("--workers", type=int, help=_workers_help()),
     click.option("--batch-size", type=int,
                  help=f"Neighbouring points read together [default: {_D.batch_size}]."),
     click.option("--retries", type=int,

@@ -39,12 +39,11 @@ def main() -> None:
     import h5py
 
     import pipeline.ledger
-    import pipeline.staging
 
     if moment == "stage":
-        pipeline.staging.os.replace = _after_nth(n, os.replace)  # type: ignore[attr-defined]
+        os.replace = _after_nth(n, os.replace)
     elif moment == "stage-tmp":
-        pipeline.staging.os.replace = _after_nth(n, os.replace, before=True)  # type: ignore[attr-defined]
+        os.replace = _after_nth(n, os.replace, before=True)
     elif moment == "pack":
         h5py.Group.copy = _after_nth(n, h5py.Group.copy)  # type: ignore[method-assign]
     elif moment == "ledger":

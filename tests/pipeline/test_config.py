@@ -20,7 +20,7 @@ def test_flags_override_file_and_paths_resolve_against_the_file(tmp_path: Path) 
     assert cfg.max_cloud_cover == 20.0
     assert cfg.year == 2018
     assert cfg.out == tmp_path / "outdir"
-    assert cfg.catalog == tmp_path / "cat" / "catalog.json"
+    assert cfg.source_options.catalog == tmp_path / "cat" / "catalog.json"
     assert cfg.bands == ("B2", "B8A", "SCL")
 
 
@@ -68,3 +68,35 @@ def test_workers_default_depends_on_the_source(tmp_path: Path) -> None:
     assert build_config({}, {"out": tmp_path}, None).workers == 2
     assert build_config({}, {"out": tmp_path, "source": "gee"}, None).workers == 16
     assert build_config({}, {"out": tmp_path, "source": "gee", "workers": 4}, None).workers == 4
+
+
+def test_a_sources_keys_may_sit_under_its_own_table(tmp_path: Path) -> None:
+    flat, nested = tmp_path / "flat.toml", tmp_path / "nested.toml"
+    flat.write_text('[run]\nout = "o"\nsource = "gee"\nmode = "batch"\ngcs_bucket = "b"\n')
+    nested.write_text('[run]\nout = "o"\nsource = "gee"\n[run.gee]\nmode = "batch"\n'
+                      'gcs-bucket = "b"\n')
+    a = build_config(load_toml(flat), {}, flat)
+    b = build_config(load_toml(nested), {}, nested)
+    assert a == b and a.source_options.mode == "batch" and a.source_options.gcs_bucket == "b"
+    assert a.scheduling.in_process and a.scheduling.one_job_per_country
+
+
+def test_a_source_table_refuses_keys_of_other_sources(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "etl.toml"
+    cfg_file.write_text('[run]\nout = "o"\n[run.stac]\nmode = "batch"\n')
+    with pytest.raises(ConfigError, match=r"\[run\.stac\]: unknown key 'mode'; valid keys: "
+                       r"catalog, collection, stac_url"):
+        load_toml(cfg_file)
+
+
+def test_earth_search_alias_and_source_errors_name_their_origin(tmp_path: Path) -> None:
+    cfg = build_config({}, {"out": tmp_path, "stac_url": " Earth-Search "}, None)
+    assert cfg.source_options.stac_url == "https://earth-search.aws.element84.com/v1"
+    with pytest.raises(ConfigError, match="flag --mode: unknown mode 'slow'; choose one of "
+                       "fast, batch"):
+        build_config({}, {"out": tmp_path, "source": "gee", "mode": "slow"}, None)
+    with pytest.raises(ConfigError, match="flag --source: unknown source 'ftp'; choose one "
+                       "of stac, gee"):
+        build_config({}, {"out": tmp_path, "source": "ftp"}, None)
+    with pytest.raises(ConfigError, match="flag --scheduler: the gee source cannot run on Dask"):
+        build_config({}, {"out": tmp_path, "source": "gee", "scheduler": "local:2"}, None)

@@ -17,10 +17,10 @@ from exports.source import PointRequest, Scene
 from lucas.errors import ConfigError
 from pipeline.cli import main
 from pipeline.config import build_config
-from pipeline.dask_cluster import SchedulerSpec, dask_client, parse_scheduler
-from pipeline.dask_export import wave_graph
 from pipeline.demo import DemoArchive
-from pipeline.stage_export import PointItem
+from pipeline.executors.dask_cluster import SchedulerSpec, dask_client, parse_scheduler
+from pipeline.export.dask_waves import wave_graph
+from pipeline.export.jobs import PointItem
 from tests.pipeline.conftest import run_args
 from tests.pipeline.h5compare import assert_same_content
 
@@ -65,9 +65,9 @@ def test_gee_refuses_scheduler() -> None:
 
 
 def test_unreachable_scheduler_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pipeline.dask_cluster
+    import pipeline.executors.dask_cluster
 
-    monkeypatch.setattr(pipeline.dask_cluster, "CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr(pipeline.executors.dask_cluster, "CONNECT_TIMEOUT_S", 1)
     with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"), \
             dask_client(SchedulerSpec(address="tcp://127.0.0.1:9"), 1):
         pass
@@ -83,8 +83,8 @@ def test_without_the_flag_dask_is_never_imported(demo: DemoArchive, tmp_path: Pa
         f"result = CliRunner().invoke(main, {args!r})\n"
         "assert result.exit_code == 0, result.output\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('dask', 'distributed', 'pipeline.dask_export', 'pipeline.dask_cluster'))\n"
-        "loaded += [m for m in sys.modules if m.startswith('pipeline.dask')]\n"
+        "('dask', 'distributed'))\n"
+        "loaded += [m for m in sys.modules if m.startswith('pipeline.') and 'dask' in m]\n"
         "print(loaded)\n"
         "assert not loaded, loaded\n"
     )
@@ -105,7 +105,7 @@ def test_wave_graph_reads_each_scene_once_in_tile_time_order() -> None:
     a1, a2, b1 = _scene("a1", "33UUP", 1), _scene("a2", "33UUP", 2), _scene("b1", "32UQU", 1)
     grid = patch_grid(48.0, 12.01)
     p1, p2 = PointRequest(1, 48.0, 12.01, grid), PointRequest(2, 48.0, 12.01, grid)
-    items: list[PointItem] = [(p1, [a2, b1, a1, a1], {}), (p2, [a1], {})]  # a1 twice: read once
+    items = [PointItem(p1, [a2, b1, a1, a1], {}), PointItem(p2, [a1], {})]  # a1 twice: read once
     scenes, reads = wave_graph(items)
     assert [(s.scene_id, [p.point_id for p in pts]) for s, pts in scenes] == [
         ("b1", [1]), ("a1", [1, 2]), ("a2", [1])]
@@ -121,9 +121,9 @@ def test_local_cluster_gives_the_single_process_file(
 ) -> None:
     """2 workers × 1 thread, waves of 3 points (so several waves overlap and share scenes):
     the same HDF5 content and the same ledger decisions as the single-process run."""
-    import pipeline.dask_export
+    import pipeline.export.dask_waves
 
-    monkeypatch.setattr(pipeline.dask_export, "WAVE_POINTS", 3)
+    monkeypatch.setattr(pipeline.export.dask_waves, "WAVE_POINTS", 3)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, run_args(demo, out, "--scheduler", "local:2"))
     assert result.exit_code == 0, result.output

@@ -69,7 +69,7 @@ class KillWorkerOnce(WorkerPlugin):
 
             rasterio.open = _kill_once(marker, rasterio.open, 15, after=False)
         else:
-            import pipeline.dask_tasks as tasks
+            import pipeline.export.dask_tasks as tasks
 
             tasks._stage = _kill_once(marker, tasks._stage, 2, after=True)
 
@@ -80,7 +80,7 @@ class DiskFullWhileStaging(WorkerPlugin):
     def setup(self, worker: Any) -> None:
         import errno
 
-        import pipeline.stage_export as stage_export
+        import pipeline.dataset.sen4map_writer as stage_export
 
         real = self.real = stage_export.stage_point
         calls = 0
@@ -95,9 +95,9 @@ class DiskFullWhileStaging(WorkerPlugin):
         stage_export.stage_point = full
 
     def teardown(self, worker: Any) -> None:
-        import pipeline.stage_export
+        import pipeline.dataset.sen4map_writer
 
-        pipeline.stage_export.stage_point = self.real
+        pipeline.dataset.sen4map_writer.stage_point = self.real
 
 
 @pytest.fixture

@@ -43,8 +43,8 @@ def test_forget_and_tasks(tmp_path: Path) -> None:
         ledger.mark("select", "2022/AT/00000001", DONE)
         ledger.forget("select", "2018/")
         assert list(ledger.states("select")) == ["2022/AT/00000001"]
-        ledger.put_task("2018/AT/1", "OP123")
-        assert ledger.get_task("2018/AT/1") == "OP123"
+        ledger.put_task_row("2018/AT/1", "OP123", "RUNNING")
+        assert ledger.get_task_row("2018/AT/1").task_id == "OP123"  # type: ignore[union-attr]
 
 
 def test_damaged_ledger_names_the_file(tmp_path: Path) -> None:

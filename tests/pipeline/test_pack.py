@@ -13,9 +13,9 @@ import pytest
 from exports.grid import patch_grid
 from exports.source import ALL_BANDS, PointStack, band_dtype
 from lucas.errors import OutputError
-from pipeline.h5format import attribute_records
-from pipeline.pack import file_attributes_for, pack_country
-from pipeline.staging import stage_point
+from pipeline.dataset.sen4map_format import attribute_records
+from pipeline.dataset.sen4map_pack import file_attributes_for, pack_country
+from pipeline.dataset.sen4map_writer import stage_point
 
 IDS = ["20180105T101401_20180105T101403_T33UUP", "20180712T101031_20180712T101025_T33UUP"]
 

@@ -81,9 +81,9 @@ def test_a_resumed_run_repeats_no_search(
 def test_earth_search_alias_and_url_give_one_config(tmp_path: Path) -> None:
     by_alias = config_from_flags(None, out=tmp_path, stac_url="earth-search")
     by_url = config_from_flags(None, out=tmp_path, stac_url=EARTH_SEARCH_URL)
-    assert by_alias.stac_url == EARTH_SEARCH_URL
+    assert by_alias.source_options.stac_url == EARTH_SEARCH_URL
     assert by_alias.output_hash() == by_url.output_hash()
-    assert by_alias.collection == "sentinel-2-l2a"
+    assert by_alias.source_options.collection == "sentinel-2-l2a"
 
 
 def test_catalog_and_stac_url_together_are_refused(demo: DemoArchive, tmp_path: Path) -> None:

@@ -80,10 +80,10 @@ def instrument() -> None:
 
     import exports.stac.source
     import lucas.output
+    import lucas.safe_files
+    import pipeline.dataset.sen4map_writer
     import pipeline.ledger
-    import pipeline.pack
     import pipeline.stage_ingest
-    import pipeline.staging
 
     os.replace = _wrap(os.replace, "replace", _replace_stage)
     lucas.output._write_parquet = _wrap(lucas.output._write_parquet, "parquet", "ingest")
@@ -94,10 +94,26 @@ def instrument() -> None:
     exports.stac.source.StacSource.find_scenes = _wrap(  # type: ignore[method-assign]
         exports.stac.source.StacSource.find_scenes, "find_scenes", "select")
     exports.stac.source.read_scene = _wrap(exports.stac.source.read_scene, "read_scene", "export")
-    pipeline.staging.write_point = _wrap(pipeline.staging.write_point, "stage_write", "export")
-    pipeline.staging._fsync = _wrap(pipeline.staging._fsync, "stage_fsync", "export")
+    writer = pipeline.dataset.sen4map_writer
+    writer.write_point = _wrap(writer.write_point, "stage_write", "export")  # type: ignore[assignment]
     h5py.Group.copy = _wrap(h5py.Group.copy, "h5copy", "pack")
-    pipeline.pack._fsync_file = _wrap(pipeline.pack._fsync_file, "pack_fsync", "pack")
+    lucas.safe_files.fsync_file = _fsync_events(lucas.safe_files.fsync_file)
+
+
+def _fsync_events(fsync: Callable[..., Any]) -> Callable[..., Any]:
+    """The fsync of a staged point's or a country file's temp file, as a moment (one shared
+    helper flushes every file now: other files, folders included, are not moments)."""
+    staged, packed = _wrap(fsync, "stage_fsync", "export"), _wrap(fsync, "pack_fsync", "pack")
+
+    def wrapper(path: Any) -> Any:
+        text = str(path)
+        if "/.staging/" in text and text.endswith(".tmp"):
+            return staged(path)
+        if text.endswith(".tmp") and ".h5." in Path(text).name:
+            return packed(path)
+        return fsync(path)
+
+    return wrapper
 
 
 def _matcher(spec: str) -> Callable[[int, Event], bool]:

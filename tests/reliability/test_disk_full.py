@@ -75,15 +75,15 @@ def test_disk_full_during_pack_keeps_the_previous_file(
 def test_disk_full_while_staging_stops_the_run_and_the_rerun_completes(
     demo: DemoArchive, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.stage_export
+    import pipeline.dataset.sen4map_writer
 
     out = tmp_path / "out"
     args = run_args(demo, out)
     runner = CliRunner()
     full = OSError(errno.ENOSPC, "No space left on device")
     with monkeypatch.context() as mp:
-        mp.setattr(pipeline.stage_export, "stage_point",
-                   _fail_at(4, pipeline.stage_export.stage_point, full))
+        mp.setattr(pipeline.dataset.sen4map_writer, "stage_point",
+                   _fail_at(4, pipeline.dataset.sen4map_writer.stage_point, full))
         mp.setenv("COLUMNS", "400")
         failed = runner.invoke(main, args)
     assert failed.exit_code == 2, failed.output

@@ -13,7 +13,7 @@ import h5py
 import pytest
 from click.testing import CliRunner
 
-import pipeline.stage_export
+import pipeline.export.stage
 from exports import faults
 from exports.faults import FaultInjectingSource
 from exports.grid import patch_grid
@@ -124,9 +124,9 @@ def _seed_for(point_ids: Sequence[int]) -> tuple[int, int, dict[int, int]]:
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The export stage's backoff sleeps, recorded instead of slept."""
     slept: list[float] = []
-    fake = types.SimpleNamespace(perf_counter=pipeline.stage_export.time.perf_counter,
+    fake = types.SimpleNamespace(perf_counter=pipeline.export.stage.time.perf_counter,
                                  sleep=slept.append)
-    monkeypatch.setattr(pipeline.stage_export, "time", fake)
+    monkeypatch.setattr(pipeline.export.stage, "time", fake)
     return slept
 
 

@@ -1,4 +1,4 @@
-"""The pack stage: staged points → ``<out>/<year>/<CC>.h5``, atomically.
+"""Packing a Sen4Map country file: staged points → ``<out>/<year>/<CC>.h5``, atomically.
 
 The country file is assembled in a temp file beside the target and renamed over it only when
 complete and flushed, so a crash or a full disk leaves the previous file untouched.
@@ -18,14 +18,12 @@ from typing import Any
 import h5py
 import numpy as np
 
+from exports.grid import SEN4MAP_GRID
 from lucas.errors import OutputError
-from pipeline.h5format import FORMAT_VERSION, dataset_name
+from lucas.safe_files import remove_leftovers, replace_atomically
+from pipeline.dataset.sen4map_format import FORMAT_VERSION, dataset_name
 
 log = logging.getLogger(__name__)
-
-
-def country_file(out_dir: Path, year: int, country: str) -> Path:
-    return out_dir / str(year) / f"{country}.h5"
 
 
 def pack_country(
@@ -38,11 +36,12 @@ def pack_country(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     needed = sum(p.stat().st_size for _, p in staged)
-    try:
-        with h5py.File(tmp, "w", libver=("earliest", "latest")) as out:
-            for point_id, path in sorted(staged):
+
+    def write(path: Path) -> None:
+        with h5py.File(path, "w", libver=("earliest", "latest")) as out:
+            for point_id, staged_file in sorted(staged):
                 name = dataset_name(point_id)
-                with h5py.File(path, "r") as src:
+                with h5py.File(staged_file, "r") as src:
                     out.copy(src[name], name)
                 if progress is not None:
                     progress(1)
@@ -50,25 +49,18 @@ def pack_country(
                 out.attrs[key] = value
             out.attrs["point_count"] = len(staged)
             out.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
-        _fsync_file(tmp)
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
+
+    try:
+        replace_atomically(target, write, tmp, sync_folder=True)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise _write_error(e, target, needed) from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     log.info("packed %d points into %s", len(staged), target)
     return target
 
 
 def remove_stale_temp_files(target: Path) -> int:
     """Delete temp files of packs killed before their rename (we hold the folder's lock)."""
-    stale = list(target.parent.glob(f".{target.name}.*.tmp"))
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return len(stale)
+    return remove_leftovers(target.parent, f".{target.name}.*.tmp")
 
 
 def file_attributes_for(
@@ -94,6 +86,7 @@ def file_attributes_for(
     }
     for key, value in thresholds.items():
         attrs[key] = float(value)
+    attrs.update(SEN4MAP_GRID.as_attributes())  # readers take the point's pixel from here
     return attrs
 
 
@@ -107,18 +100,3 @@ def _write_error(e: OSError, target: Path, needed: int) -> OutputError:
         )
     return OutputError(f"cannot write {target}: {e}; the previous file, if any, is untouched")
 
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

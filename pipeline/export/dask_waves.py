@@ -14,9 +14,10 @@ at a time (each scene is read once per wave; neighbouring points share scenes). 
 fragments of a wave live in a scratch folder under the output folder, removed when the wave
 is done and wiped at the start of every run (a killed run leaves them behind).
 
-The ledger stays the single source of truth: only this (client) process writes it, after a
-point task returned, i.e. after its staged file was renamed into place. A worker killed
-mid-task is replaced by Dask and its tasks rerun (fragments and staged files are written
+The ledger stays the single source of truth: only this (client) process yields the
+outcomes (the export stage records them), after a point task returned, i.e. after its
+staged file was renamed into place. A worker killed mid-task is replaced by Dask and its
+tasks rerun (fragments and staged files are written
 under unique temp names and renamed, so a rerun or a stray task of a dead client can never
 leave a half-written file under a final name). A killed client or cluster resumes like a
 killed single-machine run: whatever the ledger does not mark done is exported again.
@@ -29,7 +30,6 @@ import logging
 import shutil
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,19 +38,20 @@ from typing import Any
 from exports.source import PointRequest, Scene
 from lucas.errors import OutputError, SourceError
 from pipeline.config import RunConfig
-from pipeline.dask_cluster import check_shared_folder, dask_client, parse_scheduler
-from pipeline.dask_tasks import PointTask, assemble_point_task, read_scene_task
+from pipeline.dataset.layout import OutputLayout
+from pipeline.executors.base import Finished
+from pipeline.executors.dask import DaskExecutor
+from pipeline.executors.dask_cluster import check_shared_folder
+from pipeline.export.dask_tasks import PointTask, assemble_point_task, read_scene_task
+from pipeline.export.jobs import NO_SCENE, ExportJob, ExportOutcome, PointItem
 from pipeline.interrupt import stop_requested
-from pipeline.ledger import FAILED, SKIPPED, Ledger
-from pipeline.report import StageSummary
-from pipeline.stage_export import NO_SCENE, ExportJob, ExportOutcome, PointItem, record_outcomes
+from pipeline.ledger import FAILED, SKIPPED
 
 log = logging.getLogger(__name__)
 
 WAVE_POINTS = 1024  # points read together: about a tile of LUCAS points (~86 KB per point-scene)
 POLL_S = 0.1  # how often the client looks for finished tasks and for Ctrl-C
 MAX_WAVES = 2  # waves in flight: one assembling its points while the next reads scenes
-SCRATCH = ".dask"  # under <out>/<year>/.staging/
 
 
 # --- client side ------------------------------------------------------------------------
@@ -68,14 +69,10 @@ class _Wave:
 
 @dataclass
 class _Driver:
-    """Submits waves, records finished points in the ledger, cleans up behind itself."""
+    """Submits waves, yields finished points, cleans up behind itself."""
 
     client: Any
     cfg: RunConfig
-    ledger: Ledger
-    summary: StageSummary
-    advance: Any
-    outcomes: list[tuple[ExportJob, ExportOutcome]]
     scratch: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     pending: dict[Any, tuple[_Wave, tuple[ExportJob, PointItem] | None]] = field(
@@ -86,7 +83,9 @@ class _Driver:
     lost: int = 0  # futures the cluster cancelled (not us): scheduler gone or restarted
     fatal: OutputError | None = None  # our own output folder failed: stop the run
 
-    def run(self, waves: Iterator[list[tuple[ExportJob, PointItem]]]) -> None:
+    def run(
+        self, waves: Iterator[list[tuple[ExportJob, PointItem]]]
+    ) -> Iterator[Finished[ExportJob, ExportOutcome]]:
         from distributed import as_completed
 
         self.done = as_completed()
@@ -98,23 +97,21 @@ class _Driver:
                     break
                 time.sleep(POLL_S)
                 continue
-            by_country: dict[str, list[tuple[ExportJob, ExportOutcome]]] = defaultdict(list)
+            pairs: list[tuple[ExportJob, ExportOutcome]] = []
             for fut in finished:
                 wave, point = self.pending.pop(fut)
                 if point is None:
                     wave.scenes_left -= 1
                     continue
-                outcome = self._point_outcome(fut, point[1][0].point_id)
+                outcome = self._point_outcome(fut, point[1].point_id)
                 if outcome is not None:
-                    by_country[point[0].country].append((point[0], outcome))
+                    pairs.append((point[0], outcome))
                 wave.points_left -= 1
                 if wave.points_left == 0:
                     self.active.remove(wave)
                     shutil.rmtree(wave.folder, ignore_errors=True)
-            for cc, pairs in by_country.items():
-                record_outcomes(self.cfg, self.ledger, cc, [o for _, o in pairs], self.summary)
-                self.outcomes.extend(pairs)
-                self.advance(len(pairs))
+            if pairs:
+                yield pairs
             if self.lost or self.fatal or stop_requested():
                 break
             self._top_up(waves)
@@ -153,9 +150,10 @@ class _Driver:
             scene_futs.append(fut)
             self.pending[fut] = (wave, None)
         for (job, item), point_reads in zip(items, reads, strict=True):
-            req, _, attrs = item
+            req = item.request
             job.stage_dir.mkdir(parents=True, exist_ok=True)
-            task = PointTask(req, attrs, job.country, job.stage_dir, folder / "stage")
+            task = PointTask(req, item.attributes, job.country, job.stage_dir, folder / "stage",
+                             job.writer)
             fut = self.client.submit(
                 assemble_point_task, self.cfg, task, [row for _, row in point_reads],
                 [scene_futs[i] for i, _ in point_reads], pure=False, priority=1,
@@ -190,55 +188,48 @@ def wave_graph(
     """The wave's scenes in (tile, time) order, each with its points, and for each point
     its (scene index, row) pairs in that same order."""
     by_id: dict[str, tuple[Scene, list[PointRequest]]] = {}
-    for req, scenes, _ in items:
-        for scene in {s.scene_id: s for s in scenes}.values():
-            by_id.setdefault(scene.scene_id, (scene, []))[1].append(req)
+    for item in items:
+        for scene in {s.scene_id: s for s in item.scenes}.values():
+            by_id.setdefault(scene.scene_id, (scene, []))[1].append(item.request)
     order = sorted(by_id.values(), key=lambda sp: (sp[0].tile, sp[0].acquired, sp[0].scene_id))
     position = {}
     for i, (scene, points) in enumerate(order):
         for row, req in enumerate(points):
             position[(scene.scene_id, req.point_id)] = (i, row)
     reads = [
-        sorted(position[(sid, req.point_id)] for sid in {s.scene_id for s in scenes})
-        for req, scenes, _ in items
+        sorted(position[(sid, item.point_id)] for sid in {s.scene_id for s in item.scenes})
+        for item in items
     ]
     return order, reads
 
 
 def run_on_dask(
-    cfg: RunConfig,
-    ledger: Ledger,
-    jobs: Sequence[ExportJob],
-    summary: StageSummary,
-    advance: Any,
-    outcomes: list[tuple[ExportJob, ExportOutcome]],
-) -> None:
-    """The Dask counterpart of ``_run_inline`` / ``_run_pool`` (same outcomes, same ledger)."""
-    spec = parse_scheduler(cfg.scheduler or "")
+    cfg: RunConfig, executor: DaskExecutor, jobs: Sequence[ExportJob]
+) -> Iterator[Finished[ExportJob, ExportOutcome]]:
+    """The export on Dask: the same outcomes as the inline and pool executors."""
     items: list[tuple[ExportJob, PointItem]] = []
     for job in jobs:
-        empty = [ExportOutcome(req.point_id, SKIPPED, NO_SCENE, {"reason": "no scene selected"})
-                 for req, scenes, _ in job.points if not scenes]
-        items.extend((job, item) for item in job.points if item[1])
+        empty = [(job, ExportOutcome(item.point_id, SKIPPED, NO_SCENE,
+                                     {"reason": "no scene selected"}))
+                 for item in job.points if not item.scenes]
+        items.extend((job, item) for item in job.points if item.scenes)
         if empty:
-            record_outcomes(cfg, ledger, job.country, empty, summary)
-            outcomes.extend((job, o) for o in empty)
-            advance(len(empty))
+            yield empty
     if not items or stop_requested():
         return
-    with dask_client(spec, cfg.workers, stop_requested) as client:
+    with executor.client() as client:
         if stop_requested():
             return
         scratch = _fresh_scratch(cfg)
         try:
-            check_shared_folder(client, scratch / "probe", cfg.catalog)
+            check_shared_folder(client, scratch / "probe", cfg.scheduling.worker_inputs)
             n = len(client.scheduler_info(n_workers=-1)["workers"])
+            spec = executor.spec
             note = (f"export ran on Dask: {spec.describe(cfg.workers)}" if spec.is_local
                     else f"export ran on Dask at {spec.address}: {n} worker(s) at start")
-            if not any(x.startswith("export ran on Dask") for x in summary.notes):
-                summary.notes.append(note)  # once, not once per in-run retry
-            driver = _Driver(client, cfg, ledger, summary, advance, outcomes, scratch)
-            driver.run(_waves(items, WAVE_POINTS))
+            if not any(x.startswith("export ran on Dask") for x in executor.notes):
+                executor.notes.append(note)  # once, not once per in-run retry
+            yield from _Driver(client, cfg, scratch).run(_waves(items, WAVE_POINTS))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
             with contextlib.suppress(OSError):  # only if empty: leave nothing behind
@@ -255,7 +246,7 @@ def _waves(
 
 def _fresh_scratch(cfg: RunConfig) -> Path:
     """This run's scratch folder; what a killed run left behind is removed first."""
-    root = cfg.out / str(cfg.year) / ".staging" / SCRATCH
+    root = OutputLayout(cfg.out).dask_scratch(cfg.year)
     shutil.rmtree(root, ignore_errors=True)
     scratch = root / uuid.uuid4().hex[:12]
     scratch.mkdir(parents=True)

@@ -14,7 +14,7 @@ import logging
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,15 +141,16 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def check_shared_folder(client: Any, probe: Path, catalog: Path | None) -> None:
-    """Refuse to start when a connected worker cannot see the output folder (or catalog).
+def check_shared_folder(client: Any, probe: Path, inputs: Sequence[str]) -> None:
+    """Refuse to start when a connected worker cannot see the output folder (or the source's
+    local inputs, e.g. its catalog).
 
     Workers exchange nothing but files under the output folder, so a worker on a host
     without the shared mount would write patches nobody can read.
     """
     probe.write_text("sen4map-etl: the Dask workers must see this file\n")
     try:
-        seen = client.run(_sees, str(probe), str(catalog) if catalog else None)
+        seen = client.run(_sees, str(probe), list(inputs))
     finally:
         probe.unlink(missing_ok=True)
     blind = {addr: what for addr, what in seen.items() if what}
@@ -157,15 +158,16 @@ def check_shared_folder(client: Any, probe: Path, catalog: Path | None) -> None:
         listing = "; ".join(f"{addr}: {what}" for addr, what in sorted(blind.items()))
         raise ConfigError(
             f"{len(blind)} Dask worker(s) cannot see what they need ({listing}). Workers "
-            "share nothing but the output folder (--out) and read the catalog (--catalog): "
-            "put both on a filesystem mounted at the same path on every host"
+            "share nothing but the output folder (--out) and read the source's local inputs "
+            "(--catalog): put both on a filesystem mounted at the same path on every host"
         )
 
 
-def _sees(probe: str, catalog: str | None) -> str:
-    """Runs on each worker: '' when it sees the probe file and the catalog, else what not."""
+def _sees(probe: str, inputs: list[str]) -> str:
+    """Runs on each worker: '' when it sees the probe file and the inputs, else what not."""
     if not Path(probe).exists():
         return f"output folder not visible ({Path(probe).parent})"
-    if catalog is not None and not Path(catalog).exists():
-        return f"catalog not visible ({catalog})"
+    for path in inputs:
+        if not Path(path).exists():
+            return f"input not visible ({path})"
     return ""

@@ -1,4 +1,5 @@
-"""Batch-export task records in the ledger: round trip, counts by state, older ledgers."""
+"""The ledger-backed stores sources keep: batch-export task records (round trip, counts by
+state, older ledgers)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ import sqlite3
 from pathlib import Path
 
 from exports.gee.batch import TaskRecord
-from pipeline.gee_tasks import LedgerTaskStore
+from exports.gee.task_records import RecordTaskStore
 from pipeline.ledger import Ledger
+from pipeline.source_stores import LedgerRecords
+
+
+def LedgerTaskStore(ledger: Ledger, year: int) -> RecordTaskStore:
+    return RecordTaskStore(LedgerRecords(ledger), year)
 
 
 def test_records_round_trip_and_are_counted_by_state(tmp_path: Path) -> None:
@@ -34,7 +40,7 @@ def test_a_ledger_of_the_first_release_gets_the_new_task_columns(tmp_path: Path)
     db.commit()
     db.close()
     with Ledger(path) as ledger:
-        assert ledger.get_task("2018/AT/1") == "OP123"
+        assert ledger.get_task_row("2018/AT/1").task_id == "OP123"  # type: ignore[union-attr]
         assert ledger.task_counts() == {"UNKNOWN": 1}
         LedgerTaskStore(ledger, 2018).put(5, TaskRecord("req-5", "d5", "T5", "READY"))
         assert ledger.task_counts() == {"READY": 1, "UNKNOWN": 1}

@@ -4,8 +4,9 @@ A scene task reads one scene for many points through the source's own ``fetch`` 
 asset handling, GDAL settings and read-error rules are the single-machine ones, and each
 asset is opened once) and writes row i of one fragment file for its i-th point. A point
 task gathers its rows, scenes in (tile, time) order as ``StacSource.fetch`` visits them,
-and assembles and stages the stack exactly as ``export_job`` does, so a Dask run and a
-single-process run give the same staged files and the same ledger payloads.
+and assembles and stages the stack exactly as :func:`pipeline.export.batch.export_job`
+does, so a Dask run and a single-process run give the same staged files and the same
+ledger payloads.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ from exports.source import (
 from exports.stack import ScenePatch, assemble_stack
 from lucas.errors import OutputError
 from pipeline.config import RunConfig
+from pipeline.dataset.errors import staging_error
+from pipeline.dataset.writer import DatasetWriter
+from pipeline.export.batch import point_outcome
+from pipeline.export.jobs import ExportJob, ExportOutcome, PointItem
 from pipeline.ledger import DONE
 from pipeline.sources import make_source, with_faults
-from pipeline.stage_export import ExportJob, ExportOutcome, point_outcome
-from pipeline.staging import staged_path, staging_error
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class PointTask:
     country: str
     stage_dir: Path
     private_dir: Path  # scratch folder for unique temp names (same filesystem as stage_dir)
+    writer: DatasetWriter
 
 
 # --- worker side ------------------------------------------------------------------------
@@ -287,10 +291,13 @@ def _stage(cfg: RunConfig, task: PointTask, result: PointStack | PointFailure) -
     try:
         private.mkdir()
         try:
-            job = ExportJob(task.country, private, [], cfg.bands, cfg.max_patch_nodata)
-            outcome = point_outcome(job, result, task.point, task.attrs)
+            job = ExportJob(task.country, private, [], cfg.bands, cfg.max_patch_nodata,
+                            task.writer)
+            item = PointItem(task.point, [], task.attrs)
+            outcome = point_outcome(job, result, item)
             if outcome.state == DONE:
-                os.replace(staged_path(private, pid), staged_path(task.stage_dir, pid))
+                os.replace(task.writer.staged_path(private, pid),
+                           task.writer.staged_path(task.stage_dir, pid))
         finally:
             shutil.rmtree(private, ignore_errors=True)
     except OSError as e:  # name the real staging folder, not the private one

@@ -1,0 +1,61 @@
+"""The stac source's settings and registry entry (light: no pystac or rasterio imported)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+from exports.registry import Scheduling, SourceSpec
+from exports.source_options import coerce_path, coerce_text, known_values
+
+DEFAULT_COLLECTION = "sentinel-2-l2a"
+
+
+@dataclass(frozen=True)
+class StacOptions:
+    """A static catalog on disk (``catalog``) or a STAC API (``stac_url`` + ``collection``)."""
+
+    catalog: Path | None = field(default=None, metadata={
+        "path": True, "help": "Static STAC catalog: its catalog.json or the folder holding it."})
+    stac_url: str | None = field(default=None, metadata={
+        "help": "A STAC API to search instead of --catalog: its URL, or earth-search for "
+                "https://earth-search.aws.element84.com/v1."})
+    collection: str = field(default=DEFAULT_COLLECTION, metadata={
+        "help": f"STAC API collection [default: {DEFAULT_COLLECTION}]."})
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], where: Callable[[str], str]) -> Self:
+        """Paths expanded; ``earth-search`` (any case) becomes its URL, so the hash is canonical."""
+        kept = known_values(cls, values)
+        if "catalog" in kept:
+            kept["catalog"] = coerce_path(kept["catalog"], "catalog", where)
+        if "stac_url" in kept:
+            from exports.stac.http import STAC_URL_ALIASES
+
+            url = coerce_text(kept["stac_url"], "stac_url", where).strip()
+            kept["stac_url"] = STAC_URL_ALIASES.get(url.lower(), url)
+        if "collection" in kept:
+            kept["collection"] = coerce_text(kept["collection"], "collection", where)
+        return cls(**kept)
+
+    def hash_fields(self) -> dict[str, Any]:
+        """Where the scenes come from (a catalog by absolute path, an API by URL)."""
+        return {
+            "catalog": str(self.catalog.resolve()) if self.catalog else None,
+            "stac_url": self.stac_url,
+            "collection": self.collection if self.stac_url else None,
+        }
+
+    def scheduling(self) -> Scheduling:
+        """Reads are local or HTTP range reads: processes and Dask workers scale them."""
+        return Scheduling(worker_inputs=(str(self.catalog),) if self.catalog else ())
+
+
+STAC = SourceSpec(
+    name="stac",
+    options=StacOptions,
+    builder="exports.stac.build:build_source",
+    help="a static STAC catalog of COGs (--catalog) or a STAC API (--stac-url)",
+)

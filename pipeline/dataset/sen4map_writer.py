@@ -1,0 +1,85 @@
+"""The Sen4Map writer: stage one point (a small HDF5 file), pack a country (``<CC>.h5``).
+
+A staged file holds exactly the dataset the country file will hold, so packing is a raw copy
+(H5Ocopy, no recompression) and a staged point is trusted only once renamed into place
+(temp + fsync + rename, :mod:`lucas.safe_files`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from exports.grid import PatchGrid
+from exports.source import PointStack
+from lucas.safe_files import remove_leftovers, replace_atomically
+from pipeline.dataset import sen4map_pack
+from pipeline.dataset.errors import staging_error
+from pipeline.dataset.sen4map_format import dataset_name, write_point
+
+TMP_SUFFIX = ".tmp"
+
+
+def staged_path(stage_dir: Path, point_id: int) -> Path:
+    return stage_dir / f"{dataset_name(point_id)}.h5"
+
+
+def stage_point(
+    stage_dir: Path,
+    stack: PointStack,
+    grid: PatchGrid,
+    attributes: Mapping[str, Any],
+) -> Path:
+    """Write a point's stack to ``stage_dir`` via temp file + fsync + rename."""
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    final = staged_path(stage_dir, stack.point_id)
+
+    def write(tmp: Path) -> None:
+        with h5py.File(tmp, "w") as f:
+            write_point(f, stack.point_id, stack.data, stack.image_ids, grid.crs,
+                        grid.transform_tuple(), attributes)
+
+    return replace_atomically(final, write, final.with_name(final.name + TMP_SUFFIX))
+
+
+def remove_temp_files(stage_dir: Path) -> int:
+    """Delete leftovers of staged writes interrupted by a crash; returns how many."""
+    return remove_leftovers(stage_dir, f"*{TMP_SUFFIX}")
+
+
+@dataclass(frozen=True)
+class Sen4MapWriter:
+    """Today's output format (:mod:`pipeline.dataset.sen4map_format`); picklable, stateless.
+
+    Implements :class:`pipeline.dataset.writer.DatasetWriter`.
+    """
+
+    name: str = "sen4map"
+
+    def stage(self, stage_dir: Path, stack: PointStack, grid: PatchGrid,
+              attributes: Mapping[str, Any]) -> Path:
+        try:
+            return stage_point(stage_dir, stack, grid, attributes)
+        except OSError as e:
+            raise staging_error(e, stage_dir, stack.point_id) from e
+
+    def staged_path(self, stage_dir: Path, unit_id: int) -> Path:
+        return staged_path(stage_dir, unit_id)
+
+    def remove_unfinished(self, stage_dir: Path) -> int:
+        return remove_temp_files(stage_dir)
+
+    def pack(self, staged: Sequence[tuple[int, Path]], target: Path,
+             attributes: Mapping[str, Any],
+             progress: Callable[[int], None] | None = None) -> Path:
+        return sen4map_pack.pack_country(staged, target, attributes, progress)
+
+    def remove_stale(self, target: Path) -> int:
+        return sen4map_pack.remove_stale_temp_files(target)
+
+    def file_attributes(self, **run: Any) -> dict[str, Any]:
+        return sen4map_pack.file_attributes_for(**run)

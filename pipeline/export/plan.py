@@ -1,0 +1,85 @@
+"""Planning the export: which points still need work, batched as the source's facts say.
+
+Pure apart from reading the ledger: the batch size comes from the source's
+:class:`~exports.registry.Scheduling`, never from its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+
+from exports.source import scene_from_dict
+from pipeline.config import RunConfig
+from pipeline.dataset.layout import OutputLayout
+from pipeline.dataset.sen4map_format import attribute_records
+from pipeline.dataset.writer import get_writer
+from pipeline.export.jobs import STAGE, ExportJob, PointItem
+from pipeline.ledger import DONE, FAILED, SKIPPED, Ledger, UnitState
+from pipeline.points import chunked, country_prefix, point_key, point_requests
+from pipeline.report import StageSummary
+
+
+def plan_jobs(
+    cfg: RunConfig,
+    ledger: Ledger,
+    points_by_country: dict[str, pd.DataFrame],
+    summary: StageSummary,
+) -> Iterator[ExportJob]:
+    """Batches of neighbouring points of each country that the ledger says need work."""
+    writer = get_writer(cfg.writer)
+    layout = OutputLayout(cfg.out)
+    for cc, points in points_by_country.items():
+        stage_dir = layout.staging_dir(cfg.year, cc)
+        if writer.remove_unfinished(stage_dir):
+            summary.notes.append(f"removed unfinished staged files of an interrupted run ({cc})")
+        todo = _todo(cfg, ledger, cc, points, summary)
+        size = cfg.scheduling.batch_size(cfg.batch_size, cfg.workers, len(todo))
+        for batch in chunked(todo, size):
+            yield ExportJob(cc, stage_dir, list(batch), cfg.bands, cfg.max_patch_nodata, writer)
+
+
+def _todo(
+    cfg: RunConfig, ledger: Ledger, cc: str, points: pd.DataFrame, summary: StageSummary
+) -> list[PointItem]:
+    prefix = country_prefix(cfg.year, cc)
+    selections = {u.key: u.payload for u in ledger.units("select", prefix, state=DONE)}
+    exported = {u.key: u for u in ledger.units(STAGE, prefix)}
+    attrs = attribute_records(points)
+    todo: list[PointItem] = []
+    for req in point_requests(points):
+        key = point_key(cfg.year, cc, req.point_id)
+        if key not in selections:
+            summary.counts["waiting for select"] += 1
+            continue
+        unit = exported.get(key)
+        if unit is not None and not needs_work(cfg.retry_failed, unit.state, unit.payload):
+            summary.counts[f"already {unit.state}"] += 1
+            continue
+        scenes = [scene_from_dict(s) for s in (selections.get(key) or {}).get("scenes", [])]
+        todo.append(PointItem(req, scenes, attrs[req.point_id]))
+    return todo
+
+
+def needs_work(retry_failed: bool, state: UnitState, payload: Any) -> bool:
+    """Whether a point's export unit must run (again) in this run."""
+    if state in (DONE, SKIPPED):
+        return False
+    if state == FAILED:
+        transient = bool((payload or {}).get("transient"))
+        return retry_failed or transient
+    return True
+
+
+def regroup(cfg: RunConfig, retry: Sequence[tuple[ExportJob, PointItem]]) -> list[ExportJob]:
+    """The points to try again, batched like the first attempt (each job's country kept)."""
+    jobs = []
+    for job in {id(j): j for j, _ in retry}.values():
+        items = [item for j, item in retry if j is job]
+        size = cfg.scheduling.batch_size(cfg.batch_size, cfg.workers, len(items))
+        for batch in chunked(items, size):
+            jobs.append(ExportJob(job.country, job.stage_dir, list(batch), job.bands,
+                                  job.max_patch_nodata, job.writer))
+    return jobs

@@ -1,0 +1,116 @@
+"""Stage 3, export: each point's stack fetched, cropped, filtered and staged on disk.
+
+Work goes out in batches of neighbouring points (the source reads scene-major inside a
+batch) through the executor the policy picks (:mod:`pipeline.executors.choose`); this stage
+is the only place that records and counts the outcomes they yield. Points whose failure was
+transient are tried again in this run, ``--retries`` attempts in all, with a backoff.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from exports.source import ImagerySource
+from pipeline.config import RunConfig
+from pipeline.executors.base import Finished
+from pipeline.executors.choose import export_executor
+from pipeline.export import batch
+from pipeline.export.jobs import STAGE, ExportJob, ExportOutcome, PointItem
+from pipeline.export.plan import plan_jobs, regroup
+from pipeline.export.record import record_outcomes
+from pipeline.interrupt import stop_requested
+from pipeline.ledger import Ledger
+from pipeline.report import NoProgress, Progress, StageSummary
+
+if TYPE_CHECKING:
+    from pipeline.executors.dask import DaskExecutor
+
+
+@dataclass
+class ExportWork:
+    """Export batches as a :class:`~pipeline.executors.base.Work` (here, in workers, Dask)."""
+
+    cfg: RunConfig
+    source: ImagerySource  # the coordinating process's own source
+
+    def run_here(self, job: ExportJob) -> Iterator[ExportOutcome]:
+        return batch.export_job(self.source, job)
+
+    def worker_init(self) -> tuple[Callable[..., None], tuple[Any, ...]]:
+        return batch.init_worker, (self.cfg,)
+
+    def worker_run(self) -> Callable[[ExportJob], list[ExportOutcome]]:
+        return batch.run_in_worker
+
+    def on_dask(
+        self, executor: DaskExecutor, jobs: Sequence[ExportJob]
+    ) -> Iterator[Finished[ExportJob, ExportOutcome]]:
+        from pipeline.export.dask_waves import run_on_dask
+
+        return run_on_dask(self.cfg, executor, jobs)
+
+
+def run_export(
+    cfg: RunConfig,
+    ledger: Ledger,
+    source: ImagerySource,
+    points_by_country: dict[str, pd.DataFrame],
+    progress: Progress | None = None,
+) -> StageSummary:
+    progress = progress or NoProgress()
+    summary = StageSummary(STAGE)
+    start = time.perf_counter()
+    jobs = list(plan_jobs(cfg, ledger, points_by_country, summary))
+    advance = progress.start(STAGE, sum(len(j.points) for j in jobs))
+    try:
+        for attempt in range(1, cfg.retries + 1):
+            retry = _run_jobs(cfg, ledger, source, jobs, summary, advance)
+            if not retry or stop_requested():
+                break
+            if attempt == cfg.retries:
+                summary.counts["failed"] += len(retry)
+                summary.reasons["point failed: transient errors on every attempt"] += len(retry)
+                summary.notes.append(
+                    f"{len(retry)} point(s) still failing after {cfg.retries} attempts; "
+                    "the next run retries them"
+                )
+                break
+            summary.counts["retried"] += len(retry)
+            time.sleep(min(2.0 ** attempt, 30.0))  # let a throttled or flaky service recover
+            jobs = regroup(cfg, retry)
+    finally:
+        progress.stop(STAGE)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _run_jobs(
+    cfg: RunConfig,
+    ledger: Ledger,
+    source: ImagerySource,
+    jobs: Sequence[ExportJob],
+    summary: StageSummary,
+    advance: Callable[[int], None],
+) -> list[tuple[ExportJob, PointItem]]:
+    """Run the jobs, recording every outcome; return the points to try again."""
+    executor = export_executor(cfg.scheduler, cfg.workers, cfg.scheduling, len(jobs))
+    retry: list[tuple[ExportJob, PointItem]] = []
+    try:
+        for finished in executor.run(ExportWork(cfg, source), jobs):
+            by_country: dict[str, list[ExportOutcome]] = defaultdict(list)
+            for job, outcome in finished:
+                by_country[job.country].append(outcome)
+                if outcome.transient:
+                    retry.append((job, job.item(outcome.point_id)))
+            for country, outcomes in by_country.items():
+                record_outcomes(cfg, ledger, country, outcomes, summary)
+            advance(len(finished))
+    finally:
+        summary.notes.extend(n for n in executor.notes if n not in summary.notes)
+    return retry

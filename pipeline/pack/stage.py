@@ -1,0 +1,138 @@
+"""Stage 4, pack: the staged points of a country → ``<out>/<year>/<CC>.h5``, via the writer.
+
+Country files are jobs of the same executors as the export (:mod:`pipeline.executors`):
+one after another here, or one Dask task each with ``--scheduler`` when there are several.
+A file is written beside its target and renamed over it, so a process killed mid-pack
+leaves the previous file; only this process records finished files in the ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.config import RunConfig
+from pipeline.dataset.layout import OutputLayout
+from pipeline.dataset.writer import DatasetWriter, get_writer
+from pipeline.executors.base import Finished
+from pipeline.executors.choose import pack_executor
+from pipeline.interrupt import stop_requested
+from pipeline.ledger import DONE, Ledger
+from pipeline.pack.plan import STAGE, PackJob, pack_digest, pack_is_current, staged_points
+from pipeline.points import country_prefix
+from pipeline.report import NoProgress, Progress, StageSummary
+from pipeline.version import producer_version
+
+if TYPE_CHECKING:
+    from pipeline.executors.dask import DaskExecutor
+
+
+@dataclass
+class PackWork:
+    """Packing country files as a :class:`~pipeline.executors.base.Work`."""
+
+    writer: DatasetWriter
+    progress: Progress
+    year: int
+
+    def run_here(self, job: PackJob) -> Iterator[PackJob]:
+        if stop_requested():  # Ctrl-C: the file in flight is finished, no new one starts
+            return
+        advance = self.progress.start(f"{STAGE} {job.country}", len(job.staged))
+        try:
+            self.writer.pack(job.staged, job.target, job.attributes, advance)
+        finally:
+            self.progress.stop(f"{STAGE} {job.country}")
+        yield job
+
+    def worker_init(self) -> tuple[Callable[..., None], tuple[Any, ...]]:
+        return _no_setup, ()
+
+    def worker_run(self) -> Callable[[PackJob], list[PackJob]]:
+        return _pack_in_worker
+
+    def on_dask(
+        self, executor: DaskExecutor, jobs: Sequence[PackJob]
+    ) -> Iterator[Finished[PackJob, PackJob]]:
+        return executor.map(_pack_in_worker_one, jobs,
+                            key=lambda job: f"pack-{self.year}-{job.country}")
+
+
+def _no_setup() -> None:
+    return None
+
+
+def _pack_in_worker_one(job: PackJob) -> PackJob:
+    get_writer(job.writer_name).pack(job.staged, job.target, job.attributes)
+    return job
+
+
+def _pack_in_worker(job: PackJob) -> list[PackJob]:
+    return [_pack_in_worker_one(job)]
+
+
+def run_pack(
+    cfg: RunConfig, ledger: Ledger, source_name: str, progress: Progress | None = None
+) -> tuple[StageSummary, list[Path]]:
+    progress = progress or NoProgress()
+    summary = StageSummary(STAGE)
+    start = time.perf_counter()
+    outputs: list[Path] = []
+    jobs = _plan(cfg, ledger, source_name, summary, outputs)
+    executor = pack_executor(cfg.scheduler, cfg.workers, len(jobs))
+    if cfg.scheduler and len(jobs) > 1:
+        summary.notes.append(f"{len(jobs)} country files packed in parallel on Dask")
+    work = PackWork(get_writer(cfg.writer), progress, cfg.year)
+    for finished in executor.run(work, jobs):
+        for _, job in finished:
+            ledger.mark(STAGE, f"{cfg.year}/{job.country}", DONE,
+                        payload={"digest": pack_digest(cfg, job.staged),
+                                 "points": len(job.staged)})
+            summary.counts["files written"] += 1
+            summary.counts["points written"] += len(job.staged)
+            outputs.append(job.target)
+    summary.seconds = time.perf_counter() - start
+    return summary, outputs
+
+
+def _plan(
+    cfg: RunConfig, ledger: Ledger, source_name: str, summary: StageSummary, outputs: list[Path]
+) -> list[PackJob]:
+    writer = get_writer(cfg.writer)
+    jobs = []
+    for cc in cfg.countries:
+        target = OutputLayout(cfg.out).country_file(cfg.year, cc)
+        if writer.remove_stale(target):
+            summary.notes.append(f"removed the temp file of an interrupted pack ({cc})")
+        if not cfg.force and pack_is_current(cfg, ledger, cc):
+            summary.counts["files up to date"] += 1
+            outputs.append(target)
+            continue
+        staged = staged_points(cfg, ledger, cc)
+        missing = [pid for pid, p in staged if not p.exists()]
+        if missing:
+            # The ledger says done but the file is gone (deleted by hand): redo those points.
+            prefix = country_prefix(cfg.year, cc)
+            ledger.forget_keys("export", [f"{prefix}{pid:08d}" for pid in missing])
+            summary.counts["failed"] += len(missing)
+            summary.reasons["staged file missing, re-exported on the next run"] += len(missing)
+            continue
+        if not staged:
+            summary.notes.append(f"{cc}: no point has a usable scene, no file written")
+            ledger.mark(STAGE, f"{cfg.year}/{cc}", DONE,
+                        payload={"digest": pack_digest(cfg, staged), "points": 0})
+            continue
+        attrs = writer.file_attributes(
+            year=cfg.year,
+            country=cc,
+            source=source_name,
+            bands=cfg.bands,
+            thresholds=cfg.thresholds(),
+            config_hash=cfg.output_hash(),
+            producer_version=producer_version(),
+        )
+        jobs.append(PackJob(cc, staged, target, attrs, writer.name))
+    return jobs
