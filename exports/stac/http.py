@@ -12,7 +12,7 @@ body that stalls after its headers nor one cut short (requests reads the body af
 urllib3 has returned); other errors (400, 404, a JSON error) are raised at once.
 
 Reads: GDAL retries 429/5xx and curl timeouts itself (``GDAL_HTTP_MAX_RETRY``); what still
-fails is classified by :func:`exports.stac.window_read.is_transient` and retried by the export
+fails is classified by :func:`exports.stac.window.is_transient` and retried by the export
 stage, or drops the scene for the points it hit (404, 403: the asset is not there).
 """
 
