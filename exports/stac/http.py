@@ -66,6 +66,7 @@ class HttpSettings:
     jitter_s: float = 1.0
 
     def __post_init__(self) -> None:
+        """Refuse settings that would never send a request or never time out."""
         if self.attempts < 1:
             raise ConfigError(f"HTTP attempts must be >= 1, got {self.attempts}")
         if min(self.connect_timeout_s, self.read_timeout_s) <= 0:
@@ -122,6 +123,7 @@ class RetryingStacApiIO(StacApiIO):
     def __init__(
         self, settings: HttpSettings, sleep: Callable[[float], None] | None = None
     ) -> None:
+        """urllib3's own retries are off: they would multiply the attempts of ``settings``."""
         super().__init__(
             headers={"User-Agent": USER_AGENT},
             timeout=(settings.connect_timeout_s, settings.read_timeout_s),
@@ -139,6 +141,7 @@ class RetryingStacApiIO(StacApiIO):
         headers: dict[str, str] | None = None,
         parameters: dict[str, Any] | None = None,
     ) -> str:
+        """pystac-client's request, retried here: urllib3 cannot retry a stalled body."""
         s = self.settings
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(s.attempts),
