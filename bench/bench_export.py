@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exports.source import ALL_BANDS, PointRequest, PointStack, Scene, SceneFilter
 from exports.stac.source import StacSource
-from exports.stac.window_read import finish_patch, source_window
+from exports.stac.window import finish_patch, source_window
 from tests.fixtures.synthetic_s2 import build_archive
 
 

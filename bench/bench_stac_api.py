@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exports.source import ALL_BANDS, PointRequest, PointStack, Scene, SceneFilter
 from exports.stac.api import api_source
-from exports.stac.window_read import source_window
+from exports.stac.window import source_window
 from pipeline.points import morton_key
 from tests.fixtures.stac_server import LoopbackStac
 from tests.fixtures.synthetic_s2 import (

@@ -84,10 +84,12 @@ class PatchGrid:
 
     @property
     def crs(self) -> str:
+        """The grid's CRS as rasterio and pyproj take it."""
         return f"EPSG:{self.epsg}"
 
     @property
     def transform(self) -> Affine:
+        """North-up, square pixels: what the HDF5 ``transform`` attribute records."""
         return Affine(self.pixel, 0.0, self.x_min, 0.0, -self.pixel, self.y_max)
 
     @property

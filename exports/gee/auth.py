@@ -47,6 +47,7 @@ class GeeAuth:
 
     @property
     def url(self) -> str:
+        """The API root: the high-volume endpoint is the one meant for many small pixel calls."""
         return (
             ee.data.HIGH_VOLUME_API_BASE_URL
             if self.high_volume

@@ -81,8 +81,11 @@ class TaskRecord:
 class TaskStore(Protocol):
     """Where task records survive a restart (the pipeline's SQLite ledger implements it)."""
 
-    def get(self, point_id: int) -> TaskRecord | None: ...
-    def put(self, point_id: int, record: TaskRecord) -> None: ...
+    def get(self, point_id: int) -> TaskRecord | None:
+        """The point's task record, so a restarted run re-attaches instead of exporting again."""
+
+    def put(self, point_id: int, record: TaskRecord) -> None:
+        """Record the task before waiting on it: a kill after the start call loses no task."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class BatchExporter:
         read_raster: ReadRaster | None = None,
         max_queued: int = MAX_QUEUED,
     ) -> None:
+        """Every Earth Engine call is passed in (defaults: ``ee``), so tests run offline."""
         self.store = store
         self.target = target
         self.throttle = throttle

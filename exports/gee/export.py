@@ -35,13 +35,16 @@ class BatchTarget:
     margin_px: int = 0  # pixels exported around the patch on each side (cropped on read)
 
     def object_name(self, description: str) -> str:
+        """The object's name in the bucket: the task description is the file's stem."""
         folder = self.prefix.strip("/")
         return f"{folder}/{description}" if folder else description
 
     def vsigs_path(self, description: str) -> str:
+        """Where rasterio reads the finished export back (GDAL's Cloud Storage driver)."""
         return f"/vsigs/{self.bucket}/{self.object_name(description)}.tif"
 
     def export_grid(self, grid: PatchGrid) -> PatchGrid:
+        """The patch grid grown by ``margin_px``: the exported raster, cropped back on read."""
         m = self.margin_px
         return replace(
             grid, x_min=grid.x_min - m * grid.pixel, y_max=grid.y_max + m * grid.pixel,

@@ -47,6 +47,7 @@ def scenes_per_request(n_bands: int, grid: PatchGrid) -> int:
 
 
 def time_ordered(scenes: Sequence[Scene]) -> list[Scene]:
+    """Scenes in the order of the stack's time axis, so band ``i`` of a request is scene ``i``."""
     return sorted(scenes, key=lambda s: (s.acquired, s.image_id))
 
 

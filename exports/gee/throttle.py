@@ -43,6 +43,7 @@ DEFAULT_BURST = 10
 
 
 class ErrorKind(enum.Enum):
+    """What a failed call deserves: each kind has its own reaction in :class:`Throttle`."""
     QUOTA = "quota"  # 429: back off and lower concurrency
     TRANSIENT = "transient"  # 5xx, deadlines, dropped connections: back off and retry
     DETERMINISTIC = "deterministic"  # the same request will fail again: never retry
@@ -120,6 +121,7 @@ class TokenBucket:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``clock`` and ``sleep`` are injectable so tests run without waiting."""
         if rate <= 0 or burst < 1:
             raise ConfigError(f"token bucket needs rate > 0 and burst >= 1 (got {rate}, {burst})")
         self.rate = rate
@@ -160,6 +162,7 @@ class AdaptiveLimiter:
         cooldown_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``limit`` is the ceiling it recovers to; ``minimum`` the floor quota errors stop at."""
         self.maximum = limit
         self.minimum = max(1, min(minimum, limit))
         self._limit = limit
@@ -173,10 +176,12 @@ class AdaptiveLimiter:
 
     @property
     def limit(self) -> int:
+        """The current bound on calls in flight (reported, and read by tests)."""
         return self._limit
 
     @contextmanager
     def slot(self) -> Iterator[None]:
+        """Hold one of the ``limit`` slots while a call runs; waits while all are taken."""
         with self._cond:
             while self._active >= self._limit:
                 self._cond.wait()
@@ -189,6 +194,7 @@ class AdaptiveLimiter:
                 self._cond.notify_all()
 
     def on_quota(self) -> None:
+        """A 429: halve the bound, once per cooldown, as the server asks for less."""
         with self._cond:
             now = self._clock()
             self._successes = 0
@@ -199,6 +205,7 @@ class AdaptiveLimiter:
             log.warning("Earth Engine quota pushback: concurrency lowered to %d", self._limit)
 
     def on_success(self) -> None:
+        """Grow back one slot after ``recover_after`` successes, up to the maximum."""
         with self._cond:
             if self._limit >= self.maximum:
                 return
@@ -231,6 +238,7 @@ class Throttle:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``workers`` above the concurrent-request quota is refused: it only earns 429s."""
         if not 1 <= workers <= MAX_WORKERS:
             raise ConfigError(
                 f"--workers must be between 1 and {MAX_WORKERS} (the default Earth Engine "

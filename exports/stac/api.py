@@ -63,9 +63,11 @@ _BAND_KEYS = frozenset(
 class SearchCache(Protocol):
     """Where search results outlive the process (the pipeline's ledger): text by key."""
 
-    def get(self, key: str) -> str | None: ...
+    def get(self, key: str) -> str | None:
+        """The cached text, or None: then the search is sent."""
 
-    def put(self, key: str, value: str) -> None: ...
+    def put(self, key: str, value: str) -> None:
+        """Keep a search's result so a resumed run does not send it again."""
 
 
 class StacApiDiscovery:
@@ -124,9 +126,11 @@ class StacApiDiscovery:
         return self._union(cells, year, None)
 
     def cell_of(self, lon: float, lat: float) -> Cell:
+        """The search cell of a point: points of one cell share one search."""
         return math.floor(lon / self.cell_deg), math.floor(lat / self.cell_deg)
 
     def cell_bounds(self, cell: Cell) -> BBox:
+        """A cell's bounds, rounded: the same cell always gives the same search and cache key."""
         d = self.cell_deg
         west, south = round(cell[0] * d, 9), round(cell[1] * d, 9)
         return west, south, round(west + d, 9), round(south + d, 9)
@@ -278,11 +282,13 @@ def trim_item(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def encode_items(dicts: list[dict[str, Any]]) -> str:
+    """Items as compact text for the search cache (sorted keys: the same search, the same text)."""
     blob = json.dumps(dicts, sort_keys=True, separators=(",", ":")).encode()
     return base64.b64encode(zlib.compress(blob, 6)).decode("ascii")
 
 
 def decode_items(text: str) -> list[dict[str, Any]]:
+    """The items of :func:`encode_items`; a ValueError when the text is not such a list."""
     data = json.loads(zlib.decompress(base64.b64decode(text)))
     if not isinstance(data, list):
         raise ValueError("a cached STAC search is not a list of items")

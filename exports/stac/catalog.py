@@ -115,11 +115,13 @@ class StaticCatalog:
     """A static catalog on disk; its items are read once, then filtered in memory."""
 
     def __init__(self, path: str | Path) -> None:
+        """``path``: the catalog.json or its folder; nothing is read before the first use."""
         self.path = resolve_catalog_path(path)
         self._items: list[pystac.Item] | None = None
         self.unreadable: list[DroppedScene] = []  # item files skipped, with the reason
 
     def all_items(self) -> list[pystac.Item]:
+        """Every item of the catalog, read on first use and kept: each batch filters in memory."""
         if self._items is None:
             self._items = load_items(self.path, self.unreadable)
         return self._items
@@ -135,4 +137,5 @@ class StaticCatalog:
         return [it for it in items if it.geometry is None or shape(it.geometry).intersects(area)]
 
     def __iter__(self) -> Iterator[pystac.Item]:
+        """Every item, for callers that want the whole catalog."""
         return iter(self.all_items())

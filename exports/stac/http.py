@@ -12,7 +12,7 @@ body that stalls after its headers nor one cut short (requests reads the body af
 urllib3 has returned); other errors (400, 404, a JSON error) are raised at once.
 
 Reads: GDAL retries 429/5xx and curl timeouts itself (``GDAL_HTTP_MAX_RETRY``); what still
-fails is classified by :func:`exports.stac.window_read.is_transient` and retried by the export
+fails is classified by :func:`exports.stac.window.is_transient` and retried by the export
 stage, or drops the scene for the points it hit (404, 403: the asset is not there).
 """
 
@@ -66,6 +66,7 @@ class HttpSettings:
     jitter_s: float = 1.0
 
     def __post_init__(self) -> None:
+        """Refuse settings that would never send a request or never time out."""
         if self.attempts < 1:
             raise ConfigError(f"HTTP attempts must be >= 1, got {self.attempts}")
         if min(self.connect_timeout_s, self.read_timeout_s) <= 0:
@@ -122,6 +123,7 @@ class RetryingStacApiIO(StacApiIO):
     def __init__(
         self, settings: HttpSettings, sleep: Callable[[float], None] | None = None
     ) -> None:
+        """urllib3's own retries are off: they would multiply the attempts of ``settings``."""
         super().__init__(
             headers={"User-Agent": USER_AGENT},
             timeout=(settings.connect_timeout_s, settings.read_timeout_s),
@@ -139,6 +141,7 @@ class RetryingStacApiIO(StacApiIO):
         headers: dict[str, str] | None = None,
         parameters: dict[str, Any] | None = None,
     ) -> str:
+        """pystac-client's request, retried here: urllib3 cannot retry a stalled body."""
         s = self.settings
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(s.attempts),

@@ -8,6 +8,10 @@ are matched with one STRtree query, so many points × many items stay cheap.
 
 Scene-level drops are reported once per item, and only for items whose footprint contains at
 least one point's buffer: an item that serves no point is not news.
+
+Only :func:`describe_items` touches pystac items (and logs); every decision after it
+(:func:`drop_reason`, :func:`point_buffers`, :func:`containing_pairs`,
+:func:`reported_drops`) is a pure function of values, testable without a catalog.
 """
 
 from __future__ import annotations
@@ -67,29 +71,56 @@ def select_scenes(
     bands: Sequence[str],
 ) -> SceneSelection:
     """Candidate scenes per point (every point id present, possibly with an empty list)."""
-    reasons: list[Drop | None] = [
-        ("bad_metadata", d.error or "bad metadata")
-        if d.scene is None
-        else _filter_reason(d.scene, year, scene_filter, bands)
-        for d in described
-    ]
-    selection = SceneSelection(scenes={p.point_id: [] for p in points}, scenes_seen=len(described))
-    footprints = np.array([d.footprint for d in described], dtype=object)
+    reasons = [drop_reason(d, year, scene_filter, bands) for d in described]
     buffers = point_buffers(points, scene_filter.buffer_m)
-    item_idx, point_idx = shapely.STRtree(buffers).query(footprints, predicate="contains")
-    relevant: set[int] = set()
-    for i, j in zip(item_idx.tolist(), point_idx.tolist(), strict=True):
-        relevant.add(i)
+    pairs = containing_pairs([d.footprint for d in described], buffers)
+    selection = SceneSelection(scenes={p.point_id: [] for p in points}, scenes_seen=len(described))
+    for i, j in pairs:
         scene = described[i].scene
         if scene is not None and reasons[i] is None:
             selection.scenes[points[j].point_id].append(scene)
-    for i, d in enumerate(described):
-        drop = reasons[i]
-        if drop is not None and (i in relevant or d.footprint is None):
-            selection.dropped.append(DroppedScene(d.item_id, drop[1], kind=drop[0]))
+    selection.dropped.extend(reported_drops(described, reasons, {i for i, _ in pairs}))
     for found in selection.scenes.values():
         found.sort(key=lambda s: (s.acquired, s.scene_id))
     return selection
+
+
+def containing_pairs(
+    footprints: Sequence[shapely.Geometry | None], buffers: np.ndarray
+) -> list[tuple[int, int]]:
+    """(item, point) index pairs whose footprint contains the point's buffer.
+
+    One STRtree query over the buffers, so many points × many items stay cheap; a missing
+    footprint contains nothing.
+    """
+    geoms = np.array(footprints, dtype=object)
+    item_idx, point_idx = shapely.STRtree(buffers).query(geoms, predicate="contains")
+    return list(zip(item_idx.tolist(), point_idx.tolist(), strict=True))
+
+
+def reported_drops(
+    described: Sequence[CatalogScene], reasons: Sequence[Drop | None], relevant: set[int]
+) -> list[DroppedScene]:
+    """Scene-level drops worth reporting: items covering a point, or without a footprint.
+
+    Why: a catalog holds many items that serve no point of the batch; their drops are noise.
+    An item without a footprint cannot be placed at all, so it is always reported.
+    """
+    out = []
+    for i, d in enumerate(described):
+        drop = reasons[i]
+        if drop is not None and (i in relevant or d.footprint is None):
+            out.append(DroppedScene(d.item_id, drop[1], kind=drop[0]))
+    return out
+
+
+def drop_reason(
+    described: CatalogScene, year: int, scene_filter: SceneFilter, bands: Sequence[str]
+) -> Drop | None:
+    """Why an item may serve no point at all (bad metadata, a scene filter), or None."""
+    if described.scene is None:
+        return "bad_metadata", described.error or "bad metadata"
+    return filter_reason(described.scene, year, scene_filter, bands)
 
 
 def point_buffers(points: Sequence[PointRequest], buffer_m: float) -> np.ndarray:
@@ -124,7 +155,7 @@ def _describe(item: pystac.Item, notes: MetaNotes) -> CatalogScene:
     return CatalogScene(item.id, scene, footprint)
 
 
-def _filter_reason(scene: Scene, year: int, sf: SceneFilter, bands: Sequence[str]) -> Drop | None:
+def filter_reason(scene: Scene, year: int, sf: SceneFilter, bands: Sequence[str]) -> Drop | None:
     """The first scene filter the scene fails (strict ``<`` thresholds), or None."""
     if scene.acquired.year != year:
         return "wrong_year", f"wrong year {scene.acquired.year} (want {year})"

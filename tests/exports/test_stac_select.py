@@ -7,13 +7,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pystac
 import pytest
+import shapely
 from pyproj import Transformer
 
-from exports.source import ALL_BANDS, SceneFilter
+from exports.source import ALL_BANDS, Scene, SceneFilter
 from exports.stac.catalog import StaticCatalog, load_items, resolve_catalog_path
-from exports.stac.select import describe_items, point_buffers, select_scenes
+from exports.stac.select import (
+    CatalogScene,
+    containing_pairs,
+    describe_items,
+    drop_reason,
+    filter_reason,
+    point_buffers,
+    reported_drops,
+    select_scenes,
+)
 from lucas.errors import InputFormatError
 from tests.fixtures.synthetic_s2 import (
     TileSpec,
@@ -169,3 +180,54 @@ def test_metadata_fallbacks_logged_once_per_batch_of_items(
     assert all(d.scene is not None for d in described)
     fallback = [r.getMessage() for r in caplog.records if "Image_ID datatake" in r.getMessage()]
     assert fallback == ["3 of 3 item(s): Image_ID datatake time from item datetime"]
+
+
+# --- the pure decisions, from values alone ------------------------------------------------
+
+SCENE = Scene(
+    scene_id="a", image_id="i", acquired=WHEN, datatake="d", tile="33UUP", epsg=32633,
+    cloud_cover=10.0, nodata_percent=1.0, assets={"B2": "B2.tif", "SCL": "SCL.tif"},
+)  # fmt: skip
+
+
+def test_filter_reason_first_failing_filter_with_figures() -> None:
+    sf = SceneFilter(max_cloud_cover=10.0, max_nodata_percent=1.0)
+    assert filter_reason(SCENE, 2019, sf, ["B2"]) == ("wrong_year", "wrong year 2018 (want 2019)")
+    assert filter_reason(SCENE, 2018, sf, ["B2"]) == ("cloud", "cloud cover 10 % >= 10 %")
+    sf = SceneFilter(max_cloud_cover=100.0, max_nodata_percent=1.0)  # 100 %: no cloud filter
+    assert filter_reason(SCENE, 2018, sf, ["B2"]) == ("scene_nodata", "scene no-data 1 % >= 1 %")
+    sf = SceneFilter(max_cloud_cover=10.5, max_nodata_percent=1.5)
+    assert filter_reason(SCENE, 2018, sf, ["B2", "SCL"]) is None
+    assert filter_reason(SCENE, 2018, sf, ["B2", "B4"]) == (
+        "missing_band", "missing asset red (band B4)"
+    )
+
+
+def test_drop_reason_of_an_item_without_scene_is_its_error() -> None:
+    sf = SceneFilter()
+    bad = CatalogScene("b", None, None, "bad metadata: item b: no geometry")
+    assert drop_reason(bad, 2018, sf, []) == ("bad_metadata", "bad metadata: item b: no geometry")
+    assert drop_reason(CatalogScene("c", None, None), 2018, sf, []) == (
+        "bad_metadata", "bad metadata"
+    )
+    assert drop_reason(CatalogScene("a", SCENE, shapely.box(0, 0, 1, 1)), 2018, sf, []) is None
+
+
+def test_containing_pairs_needs_the_whole_buffer_inside() -> None:
+    footprints = [shapely.box(0, 0, 10, 10), None, shapely.box(5, 0, 20, 10)]
+    buffers = np.array([shapely.Point(2, 5).buffer(1.0), shapely.Point(6, 5).buffer(0.5),
+                        shapely.Point(5, 5).buffer(1.0)], dtype=object)  # fmt: skip
+    assert sorted(containing_pairs(footprints, buffers)) == [(0, 0), (0, 1), (0, 2), (2, 1)]
+    assert containing_pairs([], buffers) == []
+
+
+def test_reported_drops_only_for_relevant_items_or_without_footprint() -> None:
+    box = shapely.box(0, 0, 1, 1)
+    described = [CatalogScene("a", SCENE, box), CatalogScene("b", SCENE, box),
+                 CatalogScene("c", None, None, "bad metadata: c")]  # fmt: skip
+    reasons = [("cloud", "cloudy"), ("cloud", "cloudy"), ("bad_metadata", "bad metadata: c")]
+    drops = reported_drops(described, reasons, relevant={1})
+    assert [(d.scene_id, d.kind, d.reason) for d in drops] == [
+        ("b", "cloud", "cloudy"), ("c", "bad_metadata", "bad metadata: c")
+    ]
+    assert reported_drops(described, [None, None, None], relevant={0, 1}) == []

@@ -12,7 +12,7 @@ import rasterio
 from pyproj import Transformer
 
 import exports.stac.source as stac_source_module
-import exports.stac.window_read as window_read_module
+import exports.stac.window as window_module
 from exports.grid import point_utm
 from exports.source import (
     ALL_BANDS,
@@ -141,7 +141,7 @@ def test_transient_read_error_fails_the_point_for_retry(
     archive: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (archive.parent / "t33_d2" / "B2.tif").unlink()
-    monkeypatch.setattr(window_read_module, "is_transient", lambda href, msg: True)
+    monkeypatch.setattr(window_module, "is_transient", lambda href, msg: True)
     result = run(StacSource.from_catalog(archive), [PB])[2]
     assert isinstance(result, PointFailure) and result.transient
     assert "B2.tif" in result.message

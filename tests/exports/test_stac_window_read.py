@@ -20,13 +20,7 @@ from exports.gdal_env import gdal_env
 from exports.grid import point_utm
 from exports.source import ALL_BANDS, Scene
 from exports.stac.scene_meta import scene_from_item
-from exports.stac.window_read import (
-    finish_patch,
-    is_transient,
-    read_scene,
-    source_window,
-    to_patch,
-)
+from exports.stac.window_read import read_scene, to_patch
 from tests.fixtures.synthetic_s2 import (
     boundary_tiles,
     marker_values,
@@ -126,13 +120,6 @@ def test_window_off_the_raster_edge_is_zero_filled(tmp_path: Path) -> None:
     assert np.all(patch[12:, 22:] > 0)
 
 
-def test_source_window_has_one_pixel_margin() -> None:
-    g = PA.grid
-    transform = Affine(20.0, 0, g.x_min - 200, 0, -20.0, g.y_max + 100)
-    w = source_window(g, transform, CRS.from_epsg(32632), 32632)
-    assert (w.col_off, w.row_off, w.width, w.height) == (9, 4, 34, 34)
-
-
 def test_boa_offset_applied_to_reflectance_not_scl(tmp_path: Path) -> None:
     def values(band: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         v = np.full(x.shape, 1500 if band != "SCL" else 4)
@@ -149,13 +136,6 @@ def test_boa_offset_applied_to_reflectance_not_scl(tmp_path: Path) -> None:
     assert set(np.unique(patches["B2"])) <= {0, 1, 500}
     assert set(np.unique(patches["SCL"])) <= {0, 4}
     assert 500 in patches["B2"]
-
-
-def test_finish_patch_offset_rule() -> None:
-    raw = np.array([[0, 1, 999, 1000, 1001, 11000]], dtype=np.uint16)
-    out = finish_patch(raw, np.dtype("<u2"), 1000)
-    assert out.tolist() == [[0, 1, 1, 1, 1, 10000]]
-    assert finish_patch(raw, np.dtype("<u2"), 0).tolist() == raw.tolist()
 
 
 def test_each_asset_opened_once_for_all_points(tmp_path: Path, open_calls: list[str]) -> None:
@@ -186,13 +166,6 @@ def test_missing_file_is_an_error_naming_the_href(tmp_path: Path) -> None:
     read = read_scene(scene_of(item), ["B2"], {1: PA.grid, 2: PB.grid})
     assert sorted(read.errors) == [1, 2]
     assert "B2.tif" in str(read.errors[1]) and "open" in str(read.errors[1])
-
-
-def test_transient_only_for_remote_network_errors() -> None:
-    assert is_transient("https://x/B04.tif", "HTTP response code: 503")
-    assert is_transient("https://x/B04.tif", "Connection timed out")
-    assert not is_transient("/data/B04.tif", "Connection timed out")
-    assert not is_transient("https://x/B04.tif", "HTTP response code: 404")
 
 
 def test_gdal_env_keeps_a_real_block_cache() -> None:
