@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from pipeline.demo_geo import TileSpec, pixel_centers
-from pipeline.demo_landcover import CLASSES, LandCover, cell_hash, unit
-from pipeline.demo_sky import Datatake, SkyGrid, Wedge
-from pipeline.demo_spectra import (
+from pipeline.demo.geo import TileSpec, pixel_centers
+from pipeline.demo.landcover import CLASSES, LandCover, cell_hash, unit
+from pipeline.demo.sky import Datatake, SkyGrid, Wedge
+from pipeline.demo.spectra import (
     BANDS_10M,
     CIRRUS_ADD,
     CLOUD,

@@ -17,8 +17,8 @@ import numpy as np
 import pystac
 
 from exports.source import EARTH_SEARCH_KEYS
-from pipeline.demo_geo import TileSpec
-from pipeline.demo_sky import Datatake
+from pipeline.demo.geo import TileSpec
+from pipeline.demo.sky import Datatake
 
 EXTENSIONS = [
     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",

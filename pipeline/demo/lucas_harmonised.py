@@ -4,7 +4,7 @@ Rows look like the real 2018 rows (see shared/lucas/malpolon_lucas_harmo_subset)
 codes such as 8 / 88.0 / 888.0 for "not relevant", labels spelled out, unsigned longitudes
 with an East/West column, photo URLs on GISCO's layout. ``th_lat``/``th_long`` are the exact
 pyproj transform of the POINT_ID's LAEA node; ``lc1``/``lu1`` are the demo map's class there.
-The same points in the LUCAS 2022 layout: :mod:`pipeline.demo_lucas2022`.
+The same points in the LUCAS 2022 layout: :mod:`pipeline.demo.lucas2022`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from pyproj import Geod
 
-from pipeline.demo_geo import Node
-from pipeline.demo_landcover import LandClass
+from pipeline.demo.geo import Node
+from pipeline.demo.landcover import LandClass
 
 # The 117 ordered columns of lucas_harmo_uf_2018.csv (d'Andrimont et al. 2020).
 HARMO_2018_COLUMNS: tuple[str, ...] = (

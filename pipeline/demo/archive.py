@@ -31,13 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from lucas.errors import ConfigError
-from pipeline.demo_geo import LAEA_EPSG, Layout, Node, plan_layout
-from pipeline.demo_landcover import CLASSES, LandCover
-from pipeline.demo_lucas import SurveyedPoint, lucas_rows, write_lucas_csv
-from pipeline.demo_lucas2022 import lucas2022_columns, lucas2022_rows
-from pipeline.demo_scenes import Marker, SceneMaker, marker_plan, processing_baseline
-from pipeline.demo_sky import plan_datatakes
-from pipeline.demo_stac import save_catalog
+from pipeline.demo.geo import LAEA_EPSG, Layout, Node, plan_layout
+from pipeline.demo.landcover import CLASSES, LandCover
+from pipeline.demo.lucas2022 import lucas2022_columns, lucas2022_rows
+from pipeline.demo.lucas_harmonised import SurveyedPoint, lucas_rows, write_lucas_csv
+from pipeline.demo.scenes import Marker, SceneMaker, marker_plan, processing_baseline
+from pipeline.demo.sky import plan_datatakes
+from pipeline.demo.stac import save_catalog
 
 log = logging.getLogger(__name__)
 
