@@ -22,9 +22,10 @@ import rasterio
 from exports.grid import point_utm, utm_epsg
 from lucas.errors import ConfigError
 from pipeline.demo.geo import Layout, Node, TileSpec
+from pipeline.demo.geotiff import write_cog
 from pipeline.demo.landcover import LandCover
 from pipeline.demo.lucas_harmonised import SurveyedPoint
-from pipeline.demo.raster import Rendered, SkyFields, StaticFields, TileRenderer, write_cog
+from pipeline.demo.raster import Rendered, SkyFields, StaticFields, TileRenderer
 from pipeline.demo.sky import Datatake, SkyGrid, smooth_field
 from pipeline.demo.stac import BANDS, item_id, make_item, scl_properties
 
