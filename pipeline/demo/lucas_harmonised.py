@@ -10,7 +10,7 @@ The same points in the LUCAS 2022 layout: :mod:`pipeline.demo.lucas2022`.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -182,10 +182,25 @@ def survey_date(land: LandClass, year: int, rng: np.random.Generator) -> str:
 
 
 def write_lucas_csv(
-    path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str] = HARMO_2018_COLUMNS
+    path: Path,
+    rows: Sequence[Mapping[str, str]],
+    columns: Sequence[str] = HARMO_2018_COLUMNS,
 ) -> None:
     """The table as it is distributed: comma-separated, a header of the column names."""
+    write_csv_rows(path, columns, ([row.get(c, "") for c in columns] for row in rows))
+
+
+def write_csv_rows(
+    path: Path,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    delimiter: str = ",",
+) -> None:
+    """A header line and the rows, minimal quoting, ``\\n`` line ends (as LUCAS ships its
+    tables); values are written as ``str`` gives them. Columns may repeat, so tests can write
+    malformed tables with it too."""
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns), lineterminator="\n")
-        writer.writeheader()
+        writer = csv.writer(f, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(columns)
         writer.writerows(rows)
