@@ -17,8 +17,8 @@ from shapely.geometry import shape
 from exports.grid import point_utm, utm_epsg
 from lucas.errors import ConfigError
 from pipeline.demo import DemoArchive, build_demo, plan_demo
-from pipeline.demo_landcover import CLASSES
-from pipeline.demo_lucas import HARMO_2018_COLUMNS
+from pipeline.demo.landcover import CLASSES
+from pipeline.demo.lucas_harmonised import HARMO_2018_COLUMNS
 
 SMALL = {"n_points": 6, "step_days": 30.0, "seed": 0}
 

@@ -10,8 +10,8 @@ import pytest
 from lucas.errors import ConfigError
 from lucas.ingest import ingest_table
 from pipeline.demo import build_demo, plan_demo
-from pipeline.demo_lucas import write_lucas_csv
-from pipeline.demo_lucas2022 import aggregated_code, lucas2022_columns, lucas2022_rows
+from pipeline.demo.lucas2022 import aggregated_code, lucas2022_columns, lucas2022_rows
+from pipeline.demo.lucas_harmonised import write_lucas_csv
 
 
 @pytest.mark.parametrize(

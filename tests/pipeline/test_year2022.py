@@ -34,7 +34,7 @@ from lucas.formats import LUCAS2022, detect_format
 from lucas.legend import unmapped_report
 from pipeline.cli import main
 from pipeline.demo import Marker, build_demo, plan_demo
-from pipeline.demo_stac import BANDS
+from pipeline.demo.stac import BANDS
 
 YEAR = 2022
 POINTS = 12

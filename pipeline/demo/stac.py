@@ -5,20 +5,25 @@ Same ids (``S2B_32TQT_20180105_0_L2A``), asset keys (blue … swir22, scl), file
 (``eo:cloud_cover`` = share of SCL 8, 9, 10 among valid pixels; the ``s2:*_percentage``
 family; ``s2:nodata_pixel_percentage`` = the swath wedge's share of the raster). Projection
 extension v1.1 (``proj:epsg``), as Earth Search writes it; pystac migrates it on read.
+
+The generic builders (:func:`build_item`, :func:`cog_asset`, :func:`save_catalog`) are the
+ones the test fixtures use too, so every synthetic catalog is made the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pystac
 
 from exports.source import EARTH_SEARCH_KEYS
-from pipeline.demo_geo import TileSpec
-from pipeline.demo_sky import Datatake
+from pipeline.demo.geo import TileSpec
+from pipeline.demo.sky import Datatake
 
 EXTENSIONS = [
     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
@@ -125,7 +130,6 @@ def make_item(
     the baseline's offset was already removed, and the COGs then hold none.
     """
     ring = tile.footprint_lonlat()
-    lons, lats = [p[0] for p in ring], [p[1] for p in ring]
     azimuth, elevation = dt.sun()
     zone, band, square = tile.name[:2], tile.name[2], tile.name[3:]
     props: dict[str, object] = {
@@ -153,19 +157,13 @@ def make_item(
         "s2:sequence": "0",
         "earthsearch:boa_offset_applied": offset_applied,
     }
-    item = pystac.Item(
-        id=item_id(dt, tile),
-        geometry={"type": "Polygon", "coordinates": [[list(p) for p in ring]]},
-        bbox=[min(lons), min(lats), max(lons), max(lats)],
-        datetime=dt.sensed,
-        properties=props,
-        stac_extensions=list(EXTENSIONS),
+    assets = {
+        EARTH_SEARCH_KEYS[band]: _asset(band, info, tile, folder, reflectance_offset)
+        for band, info in BANDS.items()
+    }
+    return build_item(
+        item_id(dt, tile), _polygon(ring), ring_bbox(ring), dt.sensed, props, assets, EXTENSIONS
     )
-    for band, info in BANDS.items():
-        item.add_asset(
-            EARTH_SEARCH_KEYS[band], _asset(band, info, tile, folder, reflectance_offset)
-        )
-    return item
 
 
 def _asset(band: str, info: BandInfo, tile: TileSpec, folder: Path, offset: int) -> pystac.Asset:
@@ -195,25 +193,86 @@ def _asset(band: str, info: BandInfo, tile: TileSpec, folder: Path, offset: int)
             "raster:bands": [raster],
         }
     )
-    return pystac.Asset(
-        href=str(folder / f"{info.esa}.tif"),
-        media_type=COG_TYPE,
-        title=info.title,
-        roles=["data"] if band == "SCL" else ["data", "reflectance"],
-        extra_fields=extra,
-    )
+    roles = ("data",) if band == "SCL" else ("data", "reflectance")
+    return cog_asset(str(folder / f"{info.esa}.tif"), roles=roles, title=info.title, extra=extra)
 
 
-def save_catalog(root: Path, items: list[pystac.Item], year: int) -> Path:
-    """A self-contained static catalog: root/catalog.json, root/<id>/<id>.json."""
-    catalog = pystac.Catalog(
-        id=f"sen4map-demo-{year}",
+def demo_catalog(root: Path, items: list[pystac.Item], year: int) -> Path:
+    """The demo's catalog: root/catalog.json, root/<id>/<id>.json."""
+    return save_catalog(
+        root,
+        items,
+        catalog_id=f"sen4map-demo-{year}",
         description=(
             f"Synthetic Sentinel-2 L2A archive of {year} (sen4map-etl demo): tiles 32TQT and "
             "33TTN at the UTM 32/33 boundary near Wörgl, Tyrol (AT). Not real data."
         ),
         title="sen4map-etl demo archive",
     )
+
+
+def _polygon(ring: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
+
+
+def ring_bbox(ring: Sequence[tuple[float, float]]) -> list[float]:
+    """[west, south, east, north] of a lon/lat ring."""
+    lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+    return [min(lons), min(lats), max(lons), max(lats)]
+
+
+def cog_asset(
+    href: str,
+    *,
+    roles: Sequence[str] = ("data",),
+    title: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> pystac.Asset:
+    """An asset pointing at a COG (``href`` absolute; :func:`save_catalog` relativises it)."""
+    return pystac.Asset(
+        href=href,
+        media_type=COG_TYPE,
+        title=title,
+        roles=list(roles),
+        extra_fields=dict(extra) if extra is not None else None,
+    )
+
+
+def build_item(
+    item_id: str,
+    geometry: Mapping[str, Any],
+    bbox: Sequence[float],
+    when: datetime,
+    properties: Mapping[str, Any],
+    assets: Mapping[str, pystac.Asset],
+    extensions: Sequence[str] = (),
+) -> pystac.Item:
+    """A STAC item from its parts, assets added in the order given (keyed by the source's
+    band names, e.g. Earth Search's ``red``), so the JSON is the same run after run."""
+    item = pystac.Item(
+        id=item_id,
+        geometry=dict(geometry),
+        bbox=list(bbox),
+        datetime=when,
+        properties=dict(properties),
+        stac_extensions=list(extensions),
+    )
+    for key, asset in assets.items():
+        item.add_asset(key, asset)
+    return item
+
+
+def save_catalog(
+    root: Path,
+    items: Sequence[pystac.Item],
+    *,
+    catalog_id: str,
+    description: str,
+    title: str | None = None,
+) -> Path:
+    """Save a self-contained static catalog (relative hrefs, so the folder can move):
+    root/catalog.json and root/<id>/<id>.json per item; return the catalog.json path."""
+    catalog = pystac.Catalog(id=catalog_id, description=description, title=title)
     catalog.add_items(items)
     catalog.normalize_hrefs(str(root))
     catalog.make_all_asset_hrefs_relative()

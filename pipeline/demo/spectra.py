@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pipeline.demo_landcover import CLASSES, cell_hash, unit
+from pipeline.demo.landcover import CLASSES, cell_hash, unit
 
 REFL_BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
 BANDS_10M: tuple[str, ...] = ("B2", "B3", "B4", "B8")

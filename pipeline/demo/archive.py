@@ -29,15 +29,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pystac
 
 from lucas.errors import ConfigError
-from pipeline.demo_geo import LAEA_EPSG, Layout, Node, plan_layout
-from pipeline.demo_landcover import CLASSES, LandCover
-from pipeline.demo_lucas import SurveyedPoint, lucas_rows, write_lucas_csv
-from pipeline.demo_lucas2022 import lucas2022_columns, lucas2022_rows
-from pipeline.demo_scenes import Marker, SceneMaker, marker_plan, processing_baseline
-from pipeline.demo_sky import plan_datatakes
-from pipeline.demo_stac import save_catalog
+from pipeline.demo.geo import LAEA_EPSG, Layout, Node, plan_layout
+from pipeline.demo.landcover import CLASSES, LandCover
+from pipeline.demo.lucas2022 import lucas2022_columns, lucas2022_rows
+from pipeline.demo.lucas_harmonised import SurveyedPoint, lucas_rows, write_lucas_csv
+from pipeline.demo.scenes import Marker, SceneMaker, marker_plan, processing_baseline
+from pipeline.demo.sky import Datatake, plan_datatakes
+from pipeline.demo.stac import demo_catalog
 
 log = logging.getLogger(__name__)
 
@@ -92,36 +93,21 @@ def build_demo(
     Same arguments, same bytes.
     """
     out_dir = Path(out_dir).resolve()  # pystac resolves relative asset hrefs against items
-    _check_args(out_dir, n_points, window_m, workers)
-    processing_baseline(year)  # rejects an unsupported year before anything is written
-    fmt = lucas_format or ("lucas2022" if year >= FIRST_2022_LAYOUT_YEAR else "harmonised")
-    if fmt not in LUCAS_FORMATS:
-        raise ConfigError(f"lucas_format={fmt!r}: the demo writes {' or '.join(LUCAS_FORMATS)}")
+    _check_args(out_dir, n_points, window_m, workers, year)
+    fmt = _lucas_format(year, lucas_format)
     plan = plan_demo(n_points, seed, extent_km)
-    layout, landcover, points = plan.layout, plan.landcover, plan.points
     datatakes = plan_datatakes(year, step_days, seed)
-    tmp = out_dir.with_name(f".{out_dir.name}.partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    (tmp / "stac").mkdir(parents=True)
-    log.info(
-        "demo: %d points, %d passes × %d tiles", len(points), len(datatakes), len(layout.tiles)
-    )
-    lucas_name = f"lucas_harmo_uf_{year}.csv" if fmt == "harmonised" else f"lucas_survey_{year}.csv"
+    args = {"n_points": n_points, "step_days": step_days, "year": year, "seed": seed,
+            "extent_km": extent_km, "window_m": window_m, "lucas_format": fmt,
+            "boa_offset_applied": boa_offset_applied}  # fmt: skip
+    tmp = _partial_dir(out_dir)
     try:
-        maker = SceneMaker(layout, landcover, points, window_m, year, seed, boa_offset_applied)
-        specs = marker_plan(datatakes, plan.west, plan.east)
-        items, markers = maker.write_all(tmp / "stac", datatakes, specs, workers)
-        catalog = save_catalog(tmp / "stac", items, year)
-        if fmt == "harmonised":
-            write_lucas_csv(tmp / lucas_name, lucas_rows(points, year, seed))
-        else:
-            write_lucas_csv(tmp / lucas_name, lucas2022_rows(points, year, seed),
-                            lucas2022_columns(year))
-        archive_args = {"n_points": n_points, "step_days": step_days, "year": year,
-                        "seed": seed, "extent_km": extent_km, "window_m": window_m,
-                        "lucas_format": fmt, "boa_offset_applied": boa_offset_applied}  # fmt: skip
-        _write_manifest(tmp / MANIFEST, archive_args, layout, points, markers)
+        maker = SceneMaker(plan.layout, plan.landcover, plan.points, window_m, year, seed,
+                           boa_offset_applied)  # fmt: skip
+        items, markers = _write_scenes(maker, tmp / "stac", plan, datatakes, workers)
+        catalog = demo_catalog(tmp / "stac", items, year)
+        lucas_path = _write_lucas(tmp, fmt, plan.points, year, seed)
+        _write_manifest(tmp / MANIFEST, args, plan.layout, plan.points, markers)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -129,15 +115,55 @@ def build_demo(
     return DemoArchive(
         root=out_dir,
         catalog_path=out_dir / catalog.relative_to(tmp),
-        lucas_path=out_dir / lucas_name,
-        points=len(points),
+        lucas_path=out_dir / lucas_path.relative_to(tmp),
+        points=len(plan.points),
         scenes=len(items),
         datatakes=len(datatakes),
         item_ids=tuple(it.id for it in items),
-        point_ids=tuple(p.node.point_id for p in points),
+        point_ids=tuple(p.node.point_id for p in plan.points),
         markers=tuple(markers),
         lucas_format=fmt,
     )
+
+
+def _partial_dir(out_dir: Path) -> Path:
+    """An empty build folder beside ``out_dir`` (a killed build's leftovers removed)."""
+    tmp = out_dir.with_name(f".{out_dir.name}.partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "stac").mkdir(parents=True)
+    return tmp
+
+
+def _write_scenes(
+    maker: SceneMaker, root: Path, plan: DemoPlan, datatakes: list[Datatake], workers: int
+) -> tuple[list[pystac.Item], list[Marker]]:
+    """Every item of the year, the markers on the two marker passes."""
+    log.info("demo: %d points, %d passes × %d tiles",
+             len(plan.points), len(datatakes), len(plan.layout.tiles))  # fmt: skip
+    specs = marker_plan(datatakes, plan.west, plan.east)
+    return maker.write_all(root, datatakes, specs, workers)
+
+
+def _lucas_format(year: int, lucas_format: str | None) -> str:
+    """The layout of the LUCAS table: the one asked for, else the survey's own."""
+    fmt = lucas_format or ("lucas2022" if year >= FIRST_2022_LAYOUT_YEAR else "harmonised")
+    if fmt not in LUCAS_FORMATS:
+        raise ConfigError(f"lucas_format={fmt!r}: the demo writes {' or '.join(LUCAS_FORMATS)}")
+    return fmt
+
+
+def _write_lucas(
+    folder: Path, fmt: str, points: list[SurveyedPoint], year: int, seed: int
+) -> Path:
+    """The LUCAS table under the name its distributor uses for that layout."""
+    if fmt == "harmonised":
+        path = folder / f"lucas_harmo_uf_{year}.csv"
+        write_lucas_csv(path, lucas_rows(points, year, seed))
+    else:
+        path = folder / f"lucas_survey_{year}.csv"
+        write_lucas_csv(path, lucas2022_rows(points, year, seed), lucas2022_columns(year))
+    return path
 
 
 @dataclass(frozen=True)
@@ -164,7 +190,10 @@ def plan_demo(
     return DemoPlan(layout, landcover, points, west, east, lake)
 
 
-def _check_args(out_dir: Path, n_points: int, window_m: float | None, workers: int) -> None:
+def _check_args(
+    out_dir: Path, n_points: int, window_m: float | None, workers: int, year: int
+) -> None:
+    """Reject bad arguments before anything is written."""
     if not 2 <= n_points <= 400:
         raise ConfigError(f"n_points={n_points}: the demo takes 2 to 400 points")
     if workers < 1:
@@ -173,6 +202,7 @@ def _check_args(out_dir: Path, n_points: int, window_m: float | None, workers: i
         raise ConfigError(f"window_m={window_m}: at least 720 m (the 640 m patch + margin)")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
         raise ConfigError(f"{out_dir} is not empty and holds no demo; choose another --out")
+    processing_baseline(year)  # rejects an unsupported year
 
 
 def _marker_nodes(layout: Layout) -> tuple[Node, Node]:

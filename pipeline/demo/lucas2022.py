@@ -26,7 +26,7 @@ from pyproj import Geod
 
 from lucas import codes
 from lucas.formats import LUCAS2022, formats
-from pipeline.demo_lucas import NUTS, PLCC, SurveyedPoint, survey_date
+from pipeline.demo.lucas_harmonised import NUTS, PLCC, SurveyedPoint, survey_date
 
 LUCAS2022_YEAR = 2022
 OFFICE_PI_EVERY = 6  # point i is photo-interpreted in the office when i % 6 == 4

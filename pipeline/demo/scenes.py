@@ -1,8 +1,8 @@
 """From datatakes to files: render each tile of each pass, set the markers, write COGs + items.
 
-Kept apart from :mod:`pipeline.demo` (which decides *what* the demo holds) because this is
-the loop that costs time: one sky per datatake (shared by both tiles), one render per tile,
-eleven sparse COGs per item.
+Kept apart from :mod:`pipeline.demo.archive` (which decides *what* the demo holds) because
+this is the loop that costs time: one sky per datatake (shared by both tiles), one render per
+tile, eleven sparse COGs per item.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import rasterio
 
 from exports.grid import point_utm, utm_epsg
 from lucas.errors import ConfigError
-from pipeline.demo_geo import Layout, Node, TileSpec
-from pipeline.demo_landcover import LandCover
-from pipeline.demo_lucas import SurveyedPoint
-from pipeline.demo_raster import Rendered, SkyFields, StaticFields, TileRenderer, write_cog
-from pipeline.demo_sky import Datatake, SkyGrid, smooth_field
-from pipeline.demo_stac import BANDS, item_id, make_item, scl_properties
+from pipeline.demo.geo import Layout, Node, TileSpec
+from pipeline.demo.geotiff import write_cog
+from pipeline.demo.landcover import LandCover
+from pipeline.demo.lucas_harmonised import SurveyedPoint
+from pipeline.demo.raster import Rendered, SkyFields, StaticFields, TileRenderer
+from pipeline.demo.sky import Datatake, SkyGrid, smooth_field
+from pipeline.demo.stac import BANDS, item_id, make_item, scl_properties
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Rendering one tile of one datatake: ground, sky and no-data into band arrays and COGs.
+"""Rendering one tile of one datatake: ground, sky and no-data into band arrays.
 
 Only *survey windows* are rendered: a square around each point the tile holds (by default
 84 × 84 px at 10 m, i.e. the pipeline's 64 × 64 patch plus a margin that covers its
@@ -15,15 +15,13 @@ SCL and bands agree pixel for pixel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import rasterio
 
-from pipeline.demo_geo import TileSpec, pixel_centers
-from pipeline.demo_landcover import CLASSES, LandCover, cell_hash, unit
-from pipeline.demo_sky import Datatake, SkyGrid, Wedge
-from pipeline.demo_spectra import (
+from pipeline.demo.geo import TileSpec, pixel_centers
+from pipeline.demo.landcover import CLASSES, LandCover, cell_hash, unit
+from pipeline.demo.sky import Datatake, SkyGrid, Wedge
+from pipeline.demo.spectra import (
     BANDS_10M,
     CIRRUS_ADD,
     CLOUD,
@@ -33,15 +31,6 @@ from pipeline.demo_spectra import (
     parcel_spectra,
 )
 
-GTIFF_OPTIONS: dict[str, str | int | bool] = {
-    "driver": "GTiff",
-    "tiled": True,
-    "blockxsize": 128,
-    "blockysize": 128,
-    "compress": "DEFLATE",  # no predictor: the data are runs (2×2 pixels, parcels); LZ does best
-    "zlevel": 6,
-    "sparse_ok": True,
-}
 SHADOW_FACTOR = 0.42
 TEXTURE_STEP = 0.01  # the smooth texture is quantised to 1 % steps
 _NO_SNOW = frozenset({"conifer", "water"})
@@ -148,7 +137,7 @@ class TileRenderer:
 
     @property
     def origins_or_none(self) -> list[tuple[int, int]] | None:
-        """Window origins for :func:`write_cog` (None: one window = the whole raster)."""
+        """Window origins for :func:`~pipeline.demo.geotiff.write_cog` (None: the whole raster)."""
         return None if self.full else self.origins
 
     def window_pixel(self, x: float, y: float, res: int) -> tuple[int, int, int] | None:
@@ -287,26 +276,3 @@ def _parcel_table(combined: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     unique, inverse = np.unique(combined, return_inverse=True)
     return unique // 16, (unique % 16).astype(np.uint8), inverse.ravel()
 
-
-def write_cog(path: Path, tile: TileSpec, res: int, origins: list[tuple[int, int]] | None,
-              windows: np.ndarray) -> None:  # fmt: skip
-    """Write the windows as a tiled, sparse GeoTIFF in COG layout (IFD and tile index first).
-
-    Blocks without data are not stored (SPARSE_OK): they cost no bytes and read as 0. GDAL's
-    GTiff driver in create mode already writes the IFD and the tile index at the start of the
-    file; the COG driver would add a second pass over the whole raster for the same layout.
-    """
-    h, w = tile.shape(res)
-    if origins is None:
-        full = windows[0]
-    else:
-        k = res // 10
-        full = np.zeros((h, w), dtype=windows.dtype)
-        wh, ww = windows.shape[1:]
-        for (r0, c0), win in zip(origins, windows, strict=True):
-            full[r0 // k : r0 // k + wh, c0 // k : c0 // k + ww] = win
-    with rasterio.open(
-        path, "w", width=w, height=h, count=1, dtype=full.dtype, crs=f"EPSG:{tile.epsg}",
-        transform=tile.transform(res), nodata=0, **GTIFF_OPTIONS,
-    ) as dst:  # fmt: skip
-        dst.write(full, 1)

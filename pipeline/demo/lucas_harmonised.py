@@ -4,13 +4,13 @@ Rows look like the real 2018 rows (see shared/lucas/malpolon_lucas_harmo_subset)
 codes such as 8 / 88.0 / 888.0 for "not relevant", labels spelled out, unsigned longitudes
 with an East/West column, photo URLs on GISCO's layout. ``th_lat``/``th_long`` are the exact
 pyproj transform of the POINT_ID's LAEA node; ``lc1``/``lu1`` are the demo map's class there.
-The same points in the LUCAS 2022 layout: :mod:`pipeline.demo_lucas2022`.
+The same points in the LUCAS 2022 layout: :mod:`pipeline.demo.lucas2022`.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from pyproj import Geod
 
-from pipeline.demo_geo import Node
-from pipeline.demo_landcover import LandClass
+from pipeline.demo.geo import Node
+from pipeline.demo.landcover import LandClass
 
 # The 117 ordered columns of lucas_harmo_uf_2018.csv (d'Andrimont et al. 2020).
 HARMO_2018_COLUMNS: tuple[str, ...] = (
@@ -182,10 +182,25 @@ def survey_date(land: LandClass, year: int, rng: np.random.Generator) -> str:
 
 
 def write_lucas_csv(
-    path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str] = HARMO_2018_COLUMNS
+    path: Path,
+    rows: Sequence[Mapping[str, str]],
+    columns: Sequence[str] = HARMO_2018_COLUMNS,
 ) -> None:
     """The table as it is distributed: comma-separated, a header of the column names."""
+    write_csv_rows(path, columns, ([row.get(c, "") for c in columns] for row in rows))
+
+
+def write_csv_rows(
+    path: Path,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    delimiter: str = ",",
+) -> None:
+    """A header line and the rows, minimal quoting, ``\\n`` line ends (as LUCAS ships its
+    tables); values are written as ``str`` gives them. Columns may repeat, so tests can write
+    malformed tables with it too."""
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns), lineterminator="\n")
-        writer.writeheader()
+        writer = csv.writer(f, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(columns)
         writer.writerows(rows)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.demo_geo import NODE_SPACING_M
+from pipeline.demo.geo import NODE_SPACING_M
 
 ZONE_CELL_M = 1600.0
 PARCEL_CELL_M = 250.0
@@ -33,7 +33,7 @@ class LandClass:
     label: str
     lu1: str
     lu1_label: str
-    family: str  # phenology / spectrum family (pipeline.demo_spectra)
+    family: str  # phenology / spectrum family (pipeline.demo.spectra)
     texture: float  # relative amplitude of smooth within-parcel variation
     roughness: float = 0.0  # relative amplitude of 40 m speckle (canopy, roofs, stones)
 
