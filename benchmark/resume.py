@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchmark.versions import versions
 from lucas.safe_files import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:
@@ -45,8 +46,6 @@ def fingerprint(model: str, cfg: BenchmarkConfig, data: BenchmarkData) -> str:
     The random forest ignores the networks' training settings except the seed, so changing
     ``--epochs`` retrains the networks but reuses the forest.
     """
-    from benchmark.run import versions
-
     train = dataclasses.asdict(cfg.train)
     if model == "rf":
         train = {"seed": cfg.train.seed}

@@ -8,10 +8,8 @@ A model that fails is recorded in ``metrics.json`` with its error and the others
 from __future__ import annotations
 
 import logging
-import platform
 import time
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -25,22 +23,12 @@ from benchmark.legend_apply import LegendLike
 from benchmark.legend_apply import load as load_legend
 from benchmark.models import build
 from benchmark.resume import Checkpoint, ModelResults, fingerprint, remove_leftovers
+from benchmark.versions import versions
 from lucas.safe_files import OutputLock
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str], None]
-
-
-def versions() -> dict[str, str | None]:
-    """Versions of Python and of the libraries a result depends on."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for dist in ("sen4map-etl", "numpy", "h5py", "pandas", "torch", "scikit-learn", "matplotlib"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
 
 
 def evaluate_model(

@@ -19,9 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.models import Inputs
+from benchmark.models.protocols import Inputs, TrainingStore
 from benchmark.params import TrainParams
-from benchmark.resume import Checkpoint
 from lucas.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ class TorchClassifier:
 
     def __init__(
         self, net: nn.Module, lr: float, train: TrainParams, n_classes: int,
-        checkpoint: Checkpoint | None = None,
+        checkpoint: TrainingStore | None = None,
     ) -> None:
         self.net = net
         self.lr = lr

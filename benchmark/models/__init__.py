@@ -6,37 +6,17 @@ imports none of them: ``build`` loads only the module of the model asked for.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-import numpy as np
-
+from benchmark.models.protocols import Classifier, Inputs, TrainingStore
 from benchmark.params import ModelParams, TrainParams
 
-if TYPE_CHECKING:
-    from benchmark.resume import Checkpoint
-
-
-class Inputs(Protocol):
-    """An array of model inputs, or anything indexable like one (``inputs.LazyInputs``)."""
-
-    def __len__(self) -> int: ...
-
-    def __getitem__(self, rows: Any) -> np.ndarray: ...
-
-
-class Classifier(Protocol):
-    """Fit on (inputs, class indices); predict class probabilities (n, n_classes)."""
-
-    def fit(
-        self, x_train: Inputs, y_train: np.ndarray, x_val: Inputs, y_val: np.ndarray
-    ) -> dict[str, Any]: ...
-
-    def predict_proba(self, x: Inputs) -> np.ndarray: ...
+__all__ = ["Classifier", "Inputs", "build"]
 
 
 def build(
     name: str, params: ModelParams, train: TrainParams, n_bands: int, n_classes: int,
-    checkpoint: Checkpoint | None = None,
+    checkpoint: TrainingStore | None = None,
 ) -> Classifier:
     """A fresh, untrained classifier ``name`` (rf, transformer, vit, vivit).
 
