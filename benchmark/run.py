@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import deps, error_analysis, metrics
+from benchmark import error_analysis, metrics
 from benchmark.composites import BANDS
 from benchmark.config import BenchmarkConfig
 from benchmark.dataset import BenchmarkData, load
 from benchmark.inputs import CENTER_SHIFT, WINDOW_SHIFTS, LazyInputs
 from benchmark.legend_apply import LegendLike
 from benchmark.legend_apply import load as load_legend
-from benchmark.models import build
+from benchmark.models.registry import check_extras, get_model
 from benchmark.resume import Checkpoint, ModelResults, fingerprint, remove_leftovers
 from benchmark.versions import versions
 from lucas.safe_files import OutputLock
@@ -41,7 +41,7 @@ def evaluate_model(
             f"{len(train_idx)} training and {len(test_idx)} test points: nothing to benchmark"
         )
     started = time.perf_counter()
-    model = build(
+    model = get_model(
         name, cfg.params[name], cfg.train, n_bands=len(BANDS), n_classes=len(data.classes),
         checkpoint=checkpoint,
     )
@@ -93,7 +93,7 @@ def _log_progress(message: str) -> None:
 def _run_locked(
     cfg: BenchmarkConfig, legend: LegendLike | None, say: ProgressFn, force: bool
 ) -> dict[str, Any]:
-    deps.check_models(cfg.models)
+    check_extras(cfg.models)
     legend_obj = legend if legend is not None else load_legend(cfg.legend)
     say("reading composites")
     data = load(cfg, legend_obj)

@@ -13,13 +13,14 @@ import dataclasses
 import logging
 import math
 import random
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from benchmark.models.protocols import Inputs, TrainingStore
+from benchmark.models.protocols import BuildRequest, Inputs, TrainingStore
 from benchmark.params import TrainParams
 from lucas.errors import ConfigError
 
@@ -180,3 +181,16 @@ class TorchClassifier:
                 xb = torch.from_numpy(x[idx.numpy()]).to(self.device)
                 out[idx.numpy()] = torch.softmax(self.net(xb), dim=1).double().cpu().numpy()
         return out
+
+
+def build_network(req: BuildRequest[Any], make_net: Callable[[], nn.Module]) -> TorchClassifier:
+    """The builder body the three networks share: seed, then create the net, then wrap it.
+
+    The seed comes first because weight initialisation is part of the run's determinism.
+    ``req.params`` must have an ``lr`` (every network's parameter class does).
+    """
+    seed_everything(req.train.seed)
+    return TorchClassifier(
+        make_net(), lr=req.params.lr, train=req.train, n_classes=req.n_classes,
+        checkpoint=req.checkpoint,
+    )

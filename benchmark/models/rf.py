@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-from benchmark.models import Inputs
+from benchmark.models.protocols import BuildRequest, Inputs
 from benchmark.params import RFParams
 
 
@@ -49,3 +49,8 @@ class RandomForest:
         if len(x):
             proba[:, self.forest.classes_] = self.forest.predict_proba(self._flat(x))
         return proba
+
+
+def build(req: BuildRequest[RFParams]) -> RandomForest:
+    """Registry builder: the forest needs no checkpoint (minutes to train, not days)."""
+    return RandomForest(req.params, n_classes=req.n_classes, seed=req.train.seed)
