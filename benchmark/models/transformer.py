@@ -30,6 +30,7 @@ class PixelTransformer(nn.Module):
         self.head = nn.Linear(p.embed_dim, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits, not probabilities: the loss and ``predict_proba`` apply the softmax."""
         return self.head(self.encoder(self.embed(x)))
 
 

@@ -29,6 +29,7 @@ class ViT(nn.Module):
         self.head = nn.Linear(p.embed_dim, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits, not probabilities: the loss and ``predict_proba`` apply the softmax."""
         tokens = self.patch_embed(x).flatten(2).transpose(1, 2)  # (batch, 25, dim)
         return self.head(self.encoder(tokens))
 

@@ -46,6 +46,7 @@ class ViViT(nn.Module):
         self.head = nn.Linear(p.embed_dim, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits; the spatial encoder runs on all time groups at once as one big batch."""
         batch = x.shape[0]
         tubes = self.tubelet_embed(x.transpose(1, 2))  # (batch, dim, groups, rows, cols)
         dim = tubes.shape[1]
