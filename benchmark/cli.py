@@ -1,4 +1,5 @@
-"""``etl benchmark``: the click command of the benchmark stage (attached by ``pipeline.cli``).
+"""``etl benchmark``: the click command of the benchmark stage (named in the ``etl.commands``
+entry-point group of pyproject.toml, which ``pipeline.cli`` loads).
 
 Importing this module loads neither torch nor scikit-learn: the run (and with it the heavy
 libraries) is imported inside the command, so ``etl`` works without the [benchmark] extra
@@ -142,9 +143,3 @@ def benchmark(
     _summary(metrics)
     if metrics["failed"]:
         raise click.ClickException(f"model(s) failed: {', '.join(metrics['failed'])}")
-
-
-main = benchmark
-
-if __name__ == "__main__":
-    main()

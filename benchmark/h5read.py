@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 from benchmark.composites import HALF_REGION, REGION_SIZE, region_around
-from exports.grid import SEN4MAP_GRID, GridFacts
+from exports.grid import GridFacts
 from lucas.errors import ConfigError, InputFormatError
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def region_of(grid: GridFacts, filename: str) -> tuple[slice, slice]:
 
 
 def read_point(
-    ds: h5py.Dataset, grid: GridFacts = SEN4MAP_GRID
+    ds: h5py.Dataset, grid: GridFacts
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(compound region stack (T, 17, 17), months (T,), scalar attributes) of one point."""
     size = grid.patch_size
