@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from benchmark import deps
 from benchmark.models import registry
 from benchmark.models.protocols import BuildRequest, Inputs
 from benchmark.models.registry import ModelSpec
@@ -121,3 +122,22 @@ def test_the_registry_refuses_bad_entries(majority: ModelSpec) -> None:
         registry.model_spec("svm")
     with pytest.raises(TypeError, match="model majority needs MajorityParams, got RFParams"):
         registry.get_model("majority", RFParams(), TrainParams(), n_bands=10, n_classes=3)
+
+
+def test_params_and_builder_named_by_string_are_imported_on_first_use() -> None:
+    """How a model module with heavy imports at its top is registered without loading them."""
+    here = "tests.benchmark.test_registry"
+    registry.register(ModelSpec("lazy", f"{here}:MajorityParams", "pixel",
+                                f"{here}:build_majority", epoch_training=False))
+    registry.register(ModelSpec("absent", "sen4map_no_such_module:Params", "pixel",
+                                "sen4map_no_such_module:build"))
+    try:
+        assert registry.default_params(["lazy"]) == {"lazy": MajorityParams()}
+        model = registry.get_model("lazy", MajorityParams(), TrainParams(), 10, 3)
+        assert isinstance(model, Majority) and model.n_classes == 3
+        with pytest.raises(deps.MissingExtraError, match="model absent: parameters "
+                                                         "sen4map_no_such_module:Params"):
+            registry.default_params(["absent"])
+    finally:
+        registry.unregister("lazy")
+        registry.unregister("absent")
