@@ -1,4 +1,5 @@
-"""``etl benchmark``: the click command of the benchmark stage (attached by ``pipeline.cli``).
+"""``etl benchmark``: the click command of the benchmark stage (named in the ``etl.commands``
+entry-point group of pyproject.toml, which ``pipeline.cli`` loads).
 
 Importing this module loads neither torch nor scikit-learn: the run (and with it the heavy
 libraries) is imported inside the command, so ``etl`` works without the [benchmark] extra
@@ -14,7 +15,7 @@ from typing import Any
 import click
 
 from benchmark.composites import DEFAULT_MASK_CLASSES
-from benchmark.inputs import MODELS
+from benchmark.models.registry import list_models
 from lucas.errors import EtlError
 
 DEFAULT_CACHE = Path.home() / ".cache" / "sen4map-etl" / "composites"
@@ -29,6 +30,18 @@ def _ints(value: str) -> tuple[int, ...]:
         return tuple(int(v) for v in _csv(value))
     except ValueError as e:
         raise click.BadParameter(f"{value!r}: expected integers like 0,1,3,8,9,10") from e
+
+
+class _ModelsOption(click.Option):
+    """``--models``: its default and help list the registry at the time of use, so a model
+    registered after this module was imported (a plug-in, a test) is offered too."""
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> str:
+        return ",".join(list_models())
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = f"Comma-separated: {', '.join(list_models())}."
+        return super().get_help_record(ctx)
 
 
 def _setup_logging() -> None:
@@ -72,8 +85,7 @@ def _summary(metrics: dict[str, Any]) -> None:
               help="Comma-separated country codes (default: all files).")
 @click.option("--legend", default="landcover", show_default=True,
               help="landcover | crops | PATH.toml (LC1 code → class).")
-@click.option("--models", default=",".join(MODELS), show_default=True,
-              help="Comma-separated: rf, transformer, vit, vivit.")
+@click.option("--models", cls=_ModelsOption, show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Report folder (metrics.json, report.md, PNGs).")
 @click.option("--split-keys", default=None,
@@ -131,9 +143,3 @@ def benchmark(
     _summary(metrics)
     if metrics["failed"]:
         raise click.ClickException(f"model(s) failed: {', '.join(metrics['failed'])}")
-
-
-main = benchmark
-
-if __name__ == "__main__":
-    main()

@@ -6,9 +6,10 @@ month; here a batch of points becomes one padded int32 array of month-tagged val
 sort along time orders every month of every pixel and band at once, and each median is a
 gather, so the cost is a few numpy calls per batch (see ``bench/bench_composites.py``).
 
-Conventions (DESIGN.md "Patch grid"): the point is in pixel [32, 32]; the models need the
-15×15 crop around it and the 9 one-pixel shifts of that crop (3×3 window metric), so only
-the 17×17 region rows/cols 24–40 is composited (``REGION``).
+Conventions (DESIGN.md "Patch grid"): the models need the 15×15 crop around the point's
+pixel and the 9 one-pixel shifts of that crop (3×3 window metric), so only the 17×17 region
+around that pixel is composited. Which pixel holds the point is a fact of each file
+(``exports.grid.GridFacts``, read by ``h5read``); here everything is relative to the region.
 """
 
 from __future__ import annotations
@@ -18,14 +19,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from exports.grid import SEN4MAP_GRID
+
 BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
 DEFAULT_MASK_CLASSES: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
 N_MONTHS = 12
-CENTER = 32  # the theoretical point's pixel (row and column) in the 64×64 patch
 CROP = 15  # ViT / ViViT input side
 HALF_REGION = CROP // 2 + 1  # 8: room for the crop shifted by one pixel either way
-REGION = slice(CENTER - HALF_REGION, CENTER + HALF_REGION + 1)  # rows/cols 24..40
 REGION_SIZE = 2 * HALF_REGION + 1  # 17
+
+
+def region_around(center: int) -> slice:
+    """Rows (or columns) of the region around the point's pixel ``center``."""
+    return slice(center - HALF_REGION, center + HALF_REGION + 1)
+
+
+# The region on the Sen4Map grid (point in [32, 32]): rows/cols 24..40.
+REGION = region_around(SEN4MAP_GRID.center_pixel[0])
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.composites import DEFAULT_MASK_CLASSES
-from benchmark.inputs import MODELS
-from benchmark.params import DEFAULT_PARAMS, ModelParams, TrainParams
+from benchmark.models.registry import default_params, list_models
+from benchmark.params import TrainParams
 from benchmark.split import DEFAULT_FRACTIONS
 from lucas.errors import ConfigError
-
-
-def _default_params() -> dict[str, ModelParams]:
-    return dict(DEFAULT_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -28,20 +24,21 @@ class BenchmarkConfig:
     out_dir: Path
     legend: str = "landcover"  # a legend name or a TOML path (lucas.legend)
     countries: tuple[str, ...] | None = None  # None = every <CC>.h5 in data_dir
-    models: tuple[str, ...] = MODELS
+    models: tuple[str, ...] = field(default_factory=list_models)  # every registered model
     split_keys: Path | None = None  # None = random 70/15/15 per country
     split_fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
     mask_classes: tuple[int, ...] = DEFAULT_MASK_CLASSES
     cache_dir: Path | None = None  # None = no composite cache
     train: TrainParams = field(default_factory=TrainParams)
-    params: Mapping[str, ModelParams] = field(default_factory=_default_params)
+    params: Mapping[str, Any] = field(default_factory=default_params)  # name → params class
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.models if m not in MODELS]
+        known = list_models()
+        unknown = [m for m in self.models if m not in known]
         if unknown or not self.models:
             raise ConfigError(
                 f"benchmark --models: unknown {', '.join(unknown) or '(none given)'}; "
-                f"choose from {', '.join(MODELS)}"
+                f"choose from {', '.join(known)}"
             )
         bad = [c for c in self.mask_classes if not 0 <= c <= 11]
         if bad:

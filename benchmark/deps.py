@@ -28,10 +28,3 @@ def require(module: str) -> ModuleType:
     except ImportError as e:
         raise MissingExtraError(f"{module} is not installed; {INSTALL_HINT}") from e
 
-
-def check_models(models: tuple[str, ...]) -> None:
-    """Fail early, before any composite is computed, if a chosen model cannot run."""
-    if "rf" in models:
-        require("sklearn")
-    if any(m != "rf" for m in models):
-        require("torch")

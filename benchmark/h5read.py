@@ -1,7 +1,10 @@
 """Read the per-country HDF5 files of DESIGN.md "HDF5 layout" (the benchmark's only input).
 
 Only the 17×17 region the models need is read from each point's (T, 64, 64) dataset, and
-the point's scalar attributes (LUCAS columns) are kept as a table row.
+the point's scalar attributes (LUCAS columns) are kept as a table row. Where the region lies
+is taken from the file's grid facts (``exports.grid.GridFacts``: patch size, the point's
+pixel), so a file on another grid is read around its own point; files without them are on
+the Sen4Map grid (point in [32, 32]).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from benchmark.composites import REGION, REGION_SIZE
+from benchmark.composites import HALF_REGION, REGION_SIZE, region_around
+from exports.grid import GridFacts
 from lucas.errors import ConfigError, InputFormatError
 
 log = logging.getLogger(__name__)
@@ -97,11 +101,46 @@ def point_names(path: Path) -> list[str]:
         return sorted(k for k in f if k.startswith(POINT_PREFIX))
 
 
-def read_point(ds: h5py.Dataset) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def grid_facts(f: h5py.File) -> GridFacts:
+    """The grid a file says it is on (the Sen4Map grid when it says nothing)."""
+    try:
+        return GridFacts.from_attributes(f.attrs)
+    except (TypeError, ValueError, IndexError) as e:
+        raise InputFormatError(
+            f"{f.filename}: unreadable grid attributes patch_size / center_pixel / "
+            f"pixel_size_m ({e})"
+        ) from e
+
+
+def region_of(grid: GridFacts, filename: str) -> tuple[slice, slice]:
+    """(rows, cols) of the 17×17 region around the grid's point pixel, refused when the
+    patch leaves no room for it (the models need 8 pixels on each side of the point)."""
+    row, col = grid.center_pixel
+    if min(row, col) < HALF_REGION or max(row, col) + HALF_REGION >= grid.patch_size:
+        raise InputFormatError(
+            f"{filename}: grid of {grid.patch_size}×{grid.patch_size} pixels with the point "
+            f"in pixel [{row}, {col}] leaves no room for the {REGION_SIZE}×{REGION_SIZE} "
+            f"region the benchmark needs ({HALF_REGION} pixels on each side of the point)"
+        )
+    return region_around(row), region_around(col)
+
+
+def read_point(
+    ds: h5py.Dataset, grid: GridFacts
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(compound region stack (T, 17, 17), months (T,), scalar attributes) of one point."""
+    size = grid.patch_size
     if ds.ndim != 3 or ds.dtype.names is None or "SCL" not in ds.dtype.names:
         raise InputFormatError(
-            f"{ds.file.filename}:{ds.name}: expected a (T, 64, 64) compound dataset with SCL"
+            f"{ds.file.filename}:{ds.name}: expected a (T, {size}, {size}) compound dataset "
+            "with SCL"
+        )
+    rows, cols = region_of(grid, ds.file.filename)
+    if ds.shape[1] < rows.stop or ds.shape[2] < cols.stop:
+        raise InputFormatError(
+            f"{ds.file.filename}:{ds.name}: {ds.shape[1]}×{ds.shape[2]} pixels, too small "
+            f"for rows {rows.start}–{rows.stop - 1}, cols {cols.start}–{cols.stop - 1} "
+            "around the point"
         )
     ids = ds.attrs.get("Image_ID", np.array([], dtype=object))
     months = image_months(list(np.atleast_1d(ids)))
@@ -111,17 +150,19 @@ def read_point(ds: h5py.Dataset) -> tuple[np.ndarray, np.ndarray, dict[str, Any]
         )
     if ds.shape[0] == 0:
         return np.zeros((0, REGION_SIZE, REGION_SIZE), dtype=ds.dtype), months, point_attributes(ds)
-    stack = ds[:, REGION, REGION]
+    stack = ds[:, rows, cols]
     return stack, months, point_attributes(ds)
 
 
 def read_batches(path: Path, batch_size: int = 64) -> Iterator[PointBatch]:
     """Points of one country file in sorted name order, ``batch_size`` at a time."""
     with h5py.File(path, "r") as f:
+        grid = grid_facts(f)
+        region_of(grid, str(path))  # refuse the file before reading any point of it
         names = sorted(k for k in f if k.startswith(POINT_PREFIX))
         batch = PointBatch()
         for name in names:
-            stack, months, attrs = read_point(f[name])
+            stack, months, attrs = read_point(f[name], grid)
             batch.names.append(name)
             batch.stacks.append(stack)
             batch.months.append(months)

@@ -14,16 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.composites import CROP, HALF_REGION, Composites
+from benchmark.models.registry import input_kind
 from benchmark.pool import PooledComposites
 
 SCALE = 1.0 / 10000.0
-MODEL_INPUT_KIND: dict[str, str] = {
-    "rf": "pixel",
-    "transformer": "pixel",
-    "vit": "annual_crop",
-    "vivit": "monthly_crop",
-}
-MODELS: tuple[str, ...] = tuple(MODEL_INPUT_KIND)
 # (row, col) shifts of the 3×3 window, row-major; index 4 is the center pixel itself.
 WINDOW_SHIFTS: tuple[tuple[int, int], ...] = tuple(
     (dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
@@ -59,8 +53,8 @@ def model_input(
 def input_for_model(
     model: str, data: Composites, index: np.ndarray | None = None, shift: tuple[int, int] = (0, 0)
 ) -> np.ndarray:
-    """The paper's input of ``model`` (rf, transformer, vit, vivit)."""
-    return model_input(MODEL_INPUT_KIND[model], data, index, shift)
+    """The input the registry names for ``model`` (the paper's, for its four models)."""
+    return model_input(input_kind(model), data, index, shift)
 
 
 class LazyInputs:

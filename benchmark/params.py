@@ -3,6 +3,7 @@
 Plain frozen dataclasses with no torch import, so the config can be built, validated and
 written to ``metrics.json`` before (and without) loading the heavy libraries. Override any
 field with ``dataclasses.replace`` or by passing an instance in ``BenchmarkConfig.params``.
+Which class belongs to which model is said once, in ``benchmark.models.registry``.
 """
 
 from __future__ import annotations
@@ -72,12 +73,3 @@ class TrainParams:
     seed: int = 42
     weight_decay: float = 0.0
 
-
-ModelParams = RFParams | PixelTransformerParams | ViTParams | ViViTParams
-
-DEFAULT_PARAMS: dict[str, ModelParams] = {
-    "rf": RFParams(),
-    "transformer": PixelTransformerParams(),
-    "vit": ViTParams(),
-    "vivit": ViViTParams(),
-}

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchmark.models.registry import model_spec
+from benchmark.versions import versions
 from lucas.safe_files import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:
@@ -42,13 +44,12 @@ def _digest(array: np.ndarray) -> str:
 def fingerprint(model: str, cfg: BenchmarkConfig, data: BenchmarkData) -> str:
     """Hash of everything ``model``'s result depends on (and nothing it does not).
 
-    The random forest ignores the networks' training settings except the seed, so changing
-    ``--epochs`` retrains the networks but reuses the forest.
+    A model the registry marks as not trained by epochs (the random forest) ignores the
+    training settings except the seed, so changing ``--epochs`` retrains the networks but
+    reuses the forest.
     """
-    from benchmark.run import versions
-
     train = dataclasses.asdict(cfg.train)
-    if model == "rf":
+    if not model_spec(model).epoch_training:
         train = {"seed": cfg.train.seed}
     installed = versions()
     content = {

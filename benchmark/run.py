@@ -8,39 +8,27 @@ A model that fails is recorded in ``metrics.json`` with its error and the others
 from __future__ import annotations
 
 import logging
-import platform
 import time
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 
-from benchmark import deps, error_analysis, metrics
+from benchmark import error_analysis, metrics
 from benchmark.composites import BANDS
 from benchmark.config import BenchmarkConfig
 from benchmark.dataset import BenchmarkData, load
 from benchmark.inputs import CENTER_SHIFT, WINDOW_SHIFTS, LazyInputs
 from benchmark.legend_apply import LegendLike
 from benchmark.legend_apply import load as load_legend
-from benchmark.models import build
+from benchmark.models.registry import check_extras, get_model
 from benchmark.resume import Checkpoint, ModelResults, fingerprint, remove_leftovers
+from benchmark.versions import versions
 from lucas.safe_files import OutputLock
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str], None]
-
-
-def versions() -> dict[str, str | None]:
-    """Versions of Python and of the libraries a result depends on."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for dist in ("sen4map-etl", "numpy", "h5py", "pandas", "torch", "scikit-learn", "matplotlib"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
 
 
 def evaluate_model(
@@ -53,7 +41,7 @@ def evaluate_model(
             f"{len(train_idx)} training and {len(test_idx)} test points: nothing to benchmark"
         )
     started = time.perf_counter()
-    model = build(
+    model = get_model(
         name, cfg.params[name], cfg.train, n_bands=len(BANDS), n_classes=len(data.classes),
         checkpoint=checkpoint,
     )
@@ -105,7 +93,7 @@ def _log_progress(message: str) -> None:
 def _run_locked(
     cfg: BenchmarkConfig, legend: LegendLike | None, say: ProgressFn, force: bool
 ) -> dict[str, Any]:
-    deps.check_models(cfg.models)
+    check_extras(cfg.models)
     legend_obj = legend if legend is not None else load_legend(cfg.legend)
     say("reading composites")
     data = load(cfg, legend_obj)

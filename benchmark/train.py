@@ -13,15 +13,15 @@ import dataclasses
 import logging
 import math
 import random
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from benchmark.models import Inputs
+from benchmark.models.protocols import BuildRequest, Inputs, TrainingStore
 from benchmark.params import TrainParams
-from benchmark.resume import Checkpoint
 from lucas.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class TorchClassifier:
 
     def __init__(
         self, net: nn.Module, lr: float, train: TrainParams, n_classes: int,
-        checkpoint: Checkpoint | None = None,
+        checkpoint: TrainingStore | None = None,
     ) -> None:
         self.net = net
         self.lr = lr
@@ -181,3 +181,16 @@ class TorchClassifier:
                 xb = torch.from_numpy(x[idx.numpy()]).to(self.device)
                 out[idx.numpy()] = torch.softmax(self.net(xb), dim=1).double().cpu().numpy()
         return out
+
+
+def build_network(req: BuildRequest[Any], make_net: Callable[[], nn.Module]) -> TorchClassifier:
+    """The builder body the three networks share: seed, then create the net, then wrap it.
+
+    The seed comes first because weight initialisation is part of the run's determinism.
+    ``req.params`` must have an ``lr`` (every network's parameter class does).
+    """
+    seed_everything(req.train.seed)
+    return TorchClassifier(
+        make_net(), lr=req.params.lr, train=req.train, n_classes=req.n_classes,
+        checkpoint=req.checkpoint,
+    )

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-from benchmark.models import Inputs
+from benchmark.models.protocols import BuildRequest, Inputs
 from benchmark.params import RFParams
 
 
@@ -38,6 +38,7 @@ class RandomForest:
     def fit(
         self, x_train: Inputs, y_train: np.ndarray, x_val: Inputs, y_val: np.ndarray
     ) -> dict[str, Any]:
+        """Fit on the training points; validation accuracy is only logged (no early stop)."""
         self.forest.fit(self._flat(x_train), y_train)
         log: dict[str, Any] = {"n_train": len(y_train), "classes_seen": len(self.forest.classes_)}
         if len(y_val):
@@ -45,7 +46,13 @@ class RandomForest:
         return log
 
     def predict_proba(self, x: Inputs) -> np.ndarray:
+        """Probabilities over the legend's classes, including those the forest never saw."""
         proba = np.zeros((len(x), self.n_classes), dtype=np.float64)
         if len(x):
             proba[:, self.forest.classes_] = self.forest.predict_proba(self._flat(x))
         return proba
+
+
+def build(req: BuildRequest[RFParams]) -> RandomForest:
+    """Registry builder: the forest needs no checkpoint (minutes to train, not days)."""
+    return RandomForest(req.params, n_classes=req.n_classes, seed=req.train.seed)

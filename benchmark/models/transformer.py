@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 from benchmark.models.blocks import ClsEncoder
+from benchmark.models.protocols import BuildRequest
 from benchmark.params import PixelTransformerParams
+from benchmark.train import TorchClassifier, build_network
 
 
 class PixelTransformer(nn.Module):
@@ -28,4 +30,12 @@ class PixelTransformer(nn.Module):
         self.head = nn.Linear(p.embed_dim, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits, not probabilities: the loss and ``predict_proba`` apply the softmax."""
         return self.head(self.encoder(self.embed(x)))
+
+
+def build(req: BuildRequest[PixelTransformerParams]) -> TorchClassifier:
+    """Registry builder: the shared training loop around a freshly seeded PixelTransformer."""
+    return build_network(
+        req, lambda: PixelTransformer(req.params, n_bands=req.n_bands, n_classes=req.n_classes)
+    )

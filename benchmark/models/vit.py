@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 from benchmark.models.blocks import ClsEncoder
+from benchmark.models.protocols import BuildRequest
 from benchmark.params import ViTParams
+from benchmark.train import TorchClassifier, build_network
 
 
 class ViT(nn.Module):
@@ -27,5 +29,13 @@ class ViT(nn.Module):
         self.head = nn.Linear(p.embed_dim, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits, not probabilities: the loss and ``predict_proba`` apply the softmax."""
         tokens = self.patch_embed(x).flatten(2).transpose(1, 2)  # (batch, 25, dim)
         return self.head(self.encoder(tokens))
+
+
+def build(req: BuildRequest[ViTParams]) -> TorchClassifier:
+    """Registry builder: the shared training loop around a freshly seeded ViT."""
+    return build_network(
+        req, lambda: ViT(req.params, n_bands=req.n_bands, n_classes=req.n_classes)
+    )

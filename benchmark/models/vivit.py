@@ -12,7 +12,9 @@ import torch
 from torch import nn
 
 from benchmark.models.blocks import ClsEncoder
+from benchmark.models.protocols import BuildRequest
 from benchmark.params import ViViTParams
+from benchmark.train import TorchClassifier, build_network
 
 
 class ViViT(nn.Module):
@@ -44,9 +46,17 @@ class ViViT(nn.Module):
         self.head = nn.Linear(p.embed_dim, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits; the spatial encoder runs on all time groups at once as one big batch."""
         batch = x.shape[0]
         tubes = self.tubelet_embed(x.transpose(1, 2))  # (batch, dim, groups, rows, cols)
         dim = tubes.shape[1]
         tokens = tubes.flatten(3).permute(0, 2, 3, 1)  # (batch, groups, spatial, dim)
         frames = self.spatial(tokens.reshape(batch * self.n_groups, -1, dim))
         return self.head(self.temporal(frames.reshape(batch, self.n_groups, dim)))
+
+
+def build(req: BuildRequest[ViViTParams]) -> TorchClassifier:
+    """Registry builder: the shared training loop around a freshly seeded ViViT."""
+    return build_network(
+        req, lambda: ViViT(req.params, n_bands=req.n_bands, n_classes=req.n_classes)
+    )

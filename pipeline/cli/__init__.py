@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import tomllib
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 
 import click
 
@@ -55,19 +58,38 @@ def main(verbose: int, quiet: int) -> None:
     console.quiet = quiet > 0
 
 
-def _register() -> None:
-    from pipeline.cli.demo import demo
-    from pipeline.cli.ingest import ingest
-    from pipeline.cli.run import run
-    from pipeline.cli.status import status
+COMMANDS_GROUP = "etl.commands"  # the entry-point group of pyproject.toml
+_SOURCE_PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
-    for command in (ingest, run, status, demo):
-        main.add_command(command)
+
+def _commands(group: str) -> list[EntryPoint]:
+    """The group's entry points; from the source tree's pyproject.toml when the installed
+    metadata predates the group (an editable install not redone since), so a checkout never
+    loses its subcommands."""
+    installed = list(entry_points(group=group))
+    if installed or not _SOURCE_PYPROJECT.is_file():
+        return installed
     try:
-        from benchmark.cli import benchmark
-    except ImportError:  # the benchmark stage is optional and may be absent
-        return
-    main.add_command(benchmark)
+        project = tomllib.loads(_SOURCE_PYPROJECT.read_text()).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    declared = project.get("entry-points", {}).get(group, {})
+    return [EntryPoint(name, value, group) for name, value in declared.items()]
+
+
+def _register(group: str = COMMANDS_GROUP) -> None:
+    """Attach the subcommands the installed packages name in the entry-point ``group``.
+
+    A command whose module cannot be imported (an optional stage such as the benchmark,
+    absent from this install) is left out, so ``etl`` keeps working without it.
+    """
+    for entry in _commands(group):
+        try:
+            command = entry.load()
+        except ImportError as e:
+            logging.getLogger(__name__).debug("etl %s left out: %s", entry.name, e)
+            continue
+        main.add_command(command, entry.name)
 
 
 _register()

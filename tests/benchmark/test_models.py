@@ -7,9 +7,8 @@ import pytest
 
 from benchmark import composites as comp
 from benchmark.inputs import input_for_model
-from benchmark.models import build
+from benchmark.models.registry import default_params, get_model
 from benchmark.params import (
-    DEFAULT_PARAMS,
     PixelTransformerParams,
     RFParams,
     TrainParams,
@@ -46,7 +45,7 @@ def test_trains_one_step_and_predicts_shape(model: str) -> None:
     data = _composites(4)
     x = input_for_model(model, data)
     y = np.array([0, 1, 2, 1])
-    clf = build(model, TINY[model], ONE_STEP, n_bands=len(comp.BANDS), n_classes=N_CLASSES)
+    clf = get_model(model, TINY[model], ONE_STEP, n_bands=len(comp.BANDS), n_classes=N_CLASSES)
     log = clf.fit(x, y, x[:2], y[:2])
     proba = clf.predict_proba(x[:3])
     assert proba.shape == (3, N_CLASSES)
@@ -59,7 +58,7 @@ def test_rf_spreads_probabilities_over_unseen_classes() -> None:
     _require("rf")
     data = _composites(4)
     x = input_for_model("rf", data)
-    clf = build("rf", TINY["rf"], ONE_STEP, n_bands=10, n_classes=5)
+    clf = get_model("rf", TINY["rf"], ONE_STEP, n_bands=10, n_classes=5)
     clf.fit(x, np.array([1, 1, 3, 3]), x[:0], np.array([], dtype=int))
     proba = clf.predict_proba(x)
     assert proba.shape == (4, 5) and not proba[:, [0, 2, 4]].any()
@@ -69,7 +68,7 @@ def test_rf_spreads_probabilities_over_unseen_classes() -> None:
 def test_paper_sized_networks_predict_shape(model: str) -> None:
     _require(model)
     x = input_for_model(model, _composites(2))
-    clf = build(model, DEFAULT_PARAMS[model], ONE_STEP, n_bands=10, n_classes=9)
+    clf = get_model(model, default_params()[model], ONE_STEP, n_bands=10, n_classes=9)
     assert clf.predict_proba(x).shape == (2, 9)
 
 
@@ -80,7 +79,7 @@ def test_training_is_deterministic() -> None:
     y = np.array([0, 1, 2, 1])
     runs = []
     for _ in range(2):
-        clf = build("transformer", TINY["transformer"], ONE_STEP, n_bands=10, n_classes=3)
+        clf = get_model("transformer", TINY["transformer"], ONE_STEP, n_bands=10, n_classes=3)
         clf.fit(x, y, x, y)
         runs.append(clf.predict_proba(x))
     np.testing.assert_array_equal(runs[0], runs[1])

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from benchmark.config import BenchmarkConfig
-from benchmark.params import DEFAULT_PARAMS, PixelTransformerParams, RFParams, TrainParams
+from benchmark.models.registry import default_params
+from benchmark.params import PixelTransformerParams, RFParams, TrainParams
 from lucas.errors import LedgerError
 from lucas.safe_files import OutputLock
 from tests.benchmark.standin_legend import StandInLegend
@@ -23,7 +24,7 @@ from tests.benchmark.standin_legend import StandInLegend
 pytest.importorskip("sklearn")
 torch = pytest.importorskip("torch")
 
-PARAMS = dict(DEFAULT_PARAMS) | {
+PARAMS = default_params() | {
     "rf": RFParams(n_estimators=10, n_jobs=1),
     "transformer": PixelTransformerParams(embed_dim=16, hidden_dim=32, heads=2, layers=1),
 }

@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.config import BenchmarkConfig
-from benchmark.params import DEFAULT_PARAMS, PixelTransformerParams, RFParams, TrainParams
+from benchmark.models.registry import default_params
+from benchmark.params import PixelTransformerParams, RFParams, TrainParams
 from lucas.errors import ConfigError
 from tests.benchmark.standin_legend import StandInLegend
 
-PARAMS = dict(DEFAULT_PARAMS) | {
+PARAMS = default_params() | {
     "rf": RFParams(n_estimators=20, n_jobs=1),
     "transformer": PixelTransformerParams(embed_dim=16, hidden_dim=32, heads=2, layers=1),
 }
@@ -115,7 +116,8 @@ def test_cli_import_loads_neither_torch_nor_sklearn() -> None:
 
 def test_missing_extra_message(monkeypatch: pytest.MonkeyPatch) -> None:
     from benchmark import deps
+    from benchmark.models.registry import check_extras
 
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch → ImportError
     with pytest.raises(deps.MissingExtraError, match=r"pip install torch==2.13.0"):
-        deps.check_models(("rf", "vit"))
+        check_extras(("rf", "vit"))
