@@ -7,7 +7,7 @@ the sources or building a config imports neither.
 
 from __future__ import annotations
 
-from exports.gee.options import GEE
+from exports.gee.options import DEFAULT_WORKERS, MAX_CONCURRENT, GeeOptions
 from exports.registry import (
     SourceContext,
     SourceSpec,
@@ -16,10 +16,18 @@ from exports.registry import (
     list_sources,
     register,
 )
-from exports.stac.options import STAC
+from exports.stac.options import StacOptions
 
-register(STAC)
-register(GEE)
+register(SourceSpec(
+    "stac", StacOptions, "exports.stac.build:build_source",
+    help="a static STAC catalog of COGs (--catalog) or a STAC API (--stac-url)",
+))
+register(SourceSpec(
+    "gee", GeeOptions, "exports.gee.build:build_source",
+    help="Earth Engine's COPERNICUS/S2_SR_HARMONIZED (--project)",
+    default_workers=DEFAULT_WORKERS,
+    workers_help=f"concurrent Earth Engine requests (at most {MAX_CONCURRENT})",
+))
 
 __all__ = [
     "SourceContext",

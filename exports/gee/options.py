@@ -1,4 +1,4 @@
-"""The gee source's settings and registry entry (light: Earth Engine is not imported)."""
+"""The gee source's settings (light: Earth Engine is not imported)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from exports.registry import Scheduling, SourceSpec
+from exports.registry import Scheduling
 from exports.source_options import coerce_text, known_values
 from lucas.errors import ConfigError
 
@@ -55,12 +55,3 @@ class GeeOptions:
         return Scheduling(in_process=True, points_per_worker=4,
                           not_distributable=NOT_DISTRIBUTABLE)
 
-
-GEE = SourceSpec(
-    name="gee",
-    options=GeeOptions,
-    builder="exports.gee.build:build_source",
-    help="Earth Engine's COPERNICUS/S2_SR_HARMONIZED (--project)",
-    default_workers=DEFAULT_WORKERS,
-    workers_help=f"concurrent Earth Engine requests (at most {MAX_CONCURRENT})",
-)

@@ -1,4 +1,4 @@
-"""The stac source's settings and registry entry (light: no pystac or rasterio imported)."""
+"""The stac source's settings (light: neither pystac nor rasterio is imported)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from exports.registry import Scheduling, SourceSpec
+from exports.registry import Scheduling
 from exports.source_options import coerce_path, coerce_text, known_values
 
 DEFAULT_COLLECTION = "sentinel-2-l2a"
@@ -52,10 +52,3 @@ class StacOptions:
         """Reads are local or HTTP range reads: processes and Dask workers scale them."""
         return Scheduling(worker_inputs=(str(self.catalog),) if self.catalog else ())
 
-
-STAC = SourceSpec(
-    name="stac",
-    options=StacOptions,
-    builder="exports.stac.build:build_source",
-    help="a static STAC catalog of COGs (--catalog) or a STAC API (--stac-url)",
-)

@@ -10,14 +10,29 @@ no new job starts once it is raised, and what is in flight is still yielded.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-
-if TYPE_CHECKING:
-    from pipeline.executors.dask import DaskExecutor
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
 
 J = TypeVar("J")
 R = TypeVar("R")
 Finished = Sequence[tuple[J, R]]  # a batch of (job, result) pairs
+
+
+class Cluster(Protocol):
+    """What a work running on Dask gets from the executor (:mod:`pipeline.executors.dask`)."""
+
+    spec: Any  # the --scheduler it connects to (SchedulerSpec)
+    notes: list[str]
+
+    def client(self) -> AbstractContextManager[Any]:
+        """A connected ``distributed.Client`` (a local cluster lives as long as it)."""
+        ...
+
+    def map(
+        self, run_job: Callable[[J], R], jobs: Sequence[J], key: Callable[[J], str]
+    ) -> Iterator[Finished[J, R]]:
+        """One task per job, results yielded as tasks finish."""
+        ...
 
 
 class Work(Protocol[J, R]):
@@ -35,7 +50,7 @@ class Work(Protocol[J, R]):
         """The function a worker process runs a job with (picklable)."""
         ...
 
-    def on_dask(self, executor: DaskExecutor, jobs: Sequence[J]) -> Iterator[Finished[J, R]]:
+    def on_dask(self, cluster: Cluster, jobs: Sequence[J]) -> Iterator[Finished[J, R]]:
         """Run the jobs on Dask (the work decides the task graph)."""
         ...
 

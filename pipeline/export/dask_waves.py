@@ -39,8 +39,7 @@ from exports.source import PointRequest, Scene
 from lucas.errors import OutputError, SourceError
 from pipeline.config import RunConfig
 from pipeline.dataset.layout import OutputLayout
-from pipeline.executors.base import Finished
-from pipeline.executors.dask import DaskExecutor
+from pipeline.executors.base import Cluster, Finished
 from pipeline.executors.dask_cluster import check_shared_folder
 from pipeline.export.dask_tasks import PointTask, assemble_point_task, read_scene_task
 from pipeline.export.jobs import NO_SCENE, ExportJob, ExportOutcome, PointItem
@@ -204,7 +203,7 @@ def wave_graph(
 
 
 def run_on_dask(
-    cfg: RunConfig, executor: DaskExecutor, jobs: Sequence[ExportJob]
+    cfg: RunConfig, executor: Cluster, jobs: Sequence[ExportJob]
 ) -> Iterator[Finished[ExportJob, ExportOutcome]]:
     """The export on Dask: the same outcomes as the inline and pool executors."""
     items: list[tuple[ExportJob, PointItem]] = []

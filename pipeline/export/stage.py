@@ -12,13 +12,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from exports.source import ImagerySource
 from pipeline.config import RunConfig
-from pipeline.executors.base import Finished
+from pipeline.executors.base import Cluster, Finished
 from pipeline.executors.choose import export_executor
 from pipeline.export import batch
 from pipeline.export.jobs import STAGE, ExportJob, ExportOutcome, PointItem
@@ -27,9 +27,6 @@ from pipeline.export.record import record_outcomes
 from pipeline.interrupt import stop_requested
 from pipeline.ledger import Ledger
 from pipeline.report import NoProgress, Progress, StageSummary
-
-if TYPE_CHECKING:
-    from pipeline.executors.dask import DaskExecutor
 
 
 @dataclass
@@ -49,11 +46,11 @@ class ExportWork:
         return batch.run_in_worker
 
     def on_dask(
-        self, executor: DaskExecutor, jobs: Sequence[ExportJob]
+        self, cluster: Cluster, jobs: Sequence[ExportJob]
     ) -> Iterator[Finished[ExportJob, ExportOutcome]]:
         from pipeline.export.dask_waves import run_on_dask
 
-        return run_on_dask(self.cfg, executor, jobs)
+        return run_on_dask(self.cfg, cluster, jobs)
 
 
 def run_export(

@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.config import RunConfig
 from pipeline.dataset.layout import OutputLayout
 from pipeline.dataset.writer import DatasetWriter, get_writer
-from pipeline.executors.base import Finished
+from pipeline.executors.base import Cluster, Finished
 from pipeline.executors.choose import pack_executor
 from pipeline.interrupt import stop_requested
 from pipeline.ledger import DONE, Ledger
@@ -25,9 +25,6 @@ from pipeline.pack.plan import STAGE, PackJob, pack_digest, pack_is_current, sta
 from pipeline.points import country_prefix
 from pipeline.report import NoProgress, Progress, StageSummary
 from pipeline.version import producer_version
-
-if TYPE_CHECKING:
-    from pipeline.executors.dask import DaskExecutor
 
 
 @dataclass
@@ -55,9 +52,9 @@ class PackWork:
         return _pack_in_worker
 
     def on_dask(
-        self, executor: DaskExecutor, jobs: Sequence[PackJob]
+        self, cluster: Cluster, jobs: Sequence[PackJob]
     ) -> Iterator[Finished[PackJob, PackJob]]:
-        return executor.map(_pack_in_worker_one, jobs,
+        return cluster.map(_pack_in_worker_one, jobs,
                             key=lambda job: f"pack-{self.year}-{job.country}")
 
 

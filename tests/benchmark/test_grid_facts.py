@@ -36,8 +36,12 @@ def _with_facts(source: Path, target: Path, facts: GridFacts, shift: tuple[int, 
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A country file without grid attributes (the original Sen4Map release, format 1.0)."""
-    return random_country(tmp_path_factory.mktemp("plain") / "AT.h5", "AT", 12, seed=11,
+    path = random_country(tmp_path_factory.mktemp("plain") / "AT.h5", "AT", 12, seed=11,
                           steps=(4, 8))
+    with h5py.File(path, "a") as f:  # the fixture writes what the pack stage writes
+        for key in SEN4MAP_GRID.as_attributes():
+            f.attrs.pop(key, None)
+    return path
 
 
 def _assert_same_composites(a: comp.Composites, b: comp.Composites) -> None:
