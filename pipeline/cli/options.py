@@ -95,8 +95,21 @@ def _workers_help() -> str:
             f"[default: {get_source_spec(_D.source).default_workers}; {defaults}].")
 
 
+class SourceName(click.Choice):
+    """``--source``: the registered sources, read when the flag is parsed or shown, so a
+    source registered after this module was imported (a plug-in, a test) is accepted."""
+
+    def __init__(self) -> None:
+        super().__init__(list(list_sources()))
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        self.choices = tuple(list_sources())
+        return super().convert(value, param, ctx)
+
+
 source_options = _stack(
-    click.option("--source", type=click.Choice(list(list_sources())),
+    click.option("--source", type=SourceName(),
                  help=f"Imagery source [default: {_D.source}]."),
     *_source_flags(),
     click.option("--bands", help="Bands to export, comma-separated [default: all: "

@@ -104,19 +104,19 @@ def toy_registered() -> Iterator[None]:
     registry.unregister("toy")
 
 
-def _run(demo: DemoArchive, out: Path, config: Path) -> Any:
+def _run(demo: DemoArchive, out: Path, config: Path, *extra: str) -> Any:
     return CliRunner().invoke(main, ["run", "--config", str(config), "--country", "AT",
                                      "--lucas", str(demo.lucas_path), "--out", str(out),
-                                     "--bands", "SCL,B2,B8", "--workers", "1"])
+                                     "--bands", "SCL,B2,B8", "--workers", "1", *extra])
 
 
 def test_a_source_registered_in_a_test_runs_through_etl_run(
     demo: DemoArchive, tmp_path: Path, toy_registered: None
 ) -> None:
     config = tmp_path / "etl.toml"
-    config.write_text('[run]\nsource = "toy"\n[run.toy]\nlevel = 1000\n')
+    config.write_text('[run.toy]\nlevel = 1000\n')
     out = tmp_path / "out"
-    result = _run(demo, out, config)
+    result = _run(demo, out, config, "--source", "toy")
     assert result.exit_code == 0, result.output
     with h5py.File(out / "2018" / "AT.h5", "r") as f:
         assert f.attrs["source"] == "toy"
@@ -128,7 +128,7 @@ def test_a_source_registered_in_a_test_runs_through_etl_run(
             assert int(ds["B8"][1, 32, 32]) == 1000 + pid % 100 + 10 + 2
             assert int(ds["SCL"][0, 0, 63]) == 4
             assert list(ds.attrs["Image_ID"]) == [image_id(2018, d) for d in DAYS]
-    again = _run(demo, out, config)
+    again = _run(demo, out, config, "--source", "toy")
     assert again.exit_code == 0 and "Nothing to do" in again.output
 
 
