@@ -14,6 +14,7 @@ from lucas.ingest import IngestResult, ingest_table
 from lucas.legend import unmapped_report
 from lucas.output import read_points, write_points
 from pipeline.config import RunConfig
+from pipeline.dataset.layout import OutputLayout
 from pipeline.ledger import DONE, Ledger
 from pipeline.report import StageSummary
 
@@ -21,10 +22,6 @@ log = logging.getLogger(__name__)
 
 STAGE = "ingest"
 ALL = "ALL"
-
-
-def points_dir(out_dir: Path, year: int) -> Path:
-    return out_dir / str(year) / "points"
 
 
 def ingest_summary(result: IngestResult, seconds: float) -> StageSummary:
@@ -70,7 +67,7 @@ def run_ingest(cfg: RunConfig, ledger: Ledger) -> tuple[dict[str, gpd.GeoDataFra
 
     ``--country ALL`` is resolved here, to the countries the table holds.
     """
-    target = points_dir(cfg.out, cfg.year)
+    target = OutputLayout(cfg.out).points_dir(cfg.year)
     everything = cfg.countries == (ALL,)
     key = f"{cfg.year}/{','.join(cfg.countries)}"
     unit = ledger.get(STAGE, key)

@@ -27,7 +27,8 @@ def ingest(config_path: Path | None, **flags: Any) -> None:
     rejects.csv (row, point id, reason) and a summary."""
     from lucas.ingest import ingest_table
     from lucas.output import write_points
-    from pipeline.stage_ingest import ALL, connect_for_table, ingest_summary, points_dir
+    from pipeline.dataset.layout import OutputLayout
+    from pipeline.stage_ingest import ALL, connect_for_table, ingest_summary
 
     cfg = config_from_flags(config_path, **flags)
     if cfg.lucas is None:
@@ -39,7 +40,7 @@ def ingest(config_path: Path | None, **flags: Any) -> None:
     everything = cfg.countries == (ALL,)
     result = ingest_table(cfg.lucas, None if everything else list(cfg.countries), cfg.year,
                           cfg.lucas_format)
-    paths = write_points(result, points_dir(cfg.out, cfg.year))
+    paths = write_points(result, OutputLayout(cfg.out).points_dir(cfg.year))
     console.print(stage_table(ingest_summary(result, time.perf_counter() - start)))
     console.print(f"format: {result.format}")
     for path in paths:

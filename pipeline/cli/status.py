@@ -9,7 +9,8 @@ from rich.table import Table
 
 from lucas.errors import LedgerError
 from pipeline.cli.console import console
-from pipeline.ledger import FAILED, LEDGER_NAME, Ledger
+from pipeline.dataset.layout import LEDGER_NAME, OutputLayout
+from pipeline.ledger import FAILED, Ledger
 
 STAGE_ORDER = ("ingest", "select", "export", "pack")
 
@@ -21,7 +22,7 @@ STAGE_ORDER = ("ingest", "select", "export", "pack")
 def status(out: Path, limit: int) -> None:
     """Counts of units per stage and state, Earth Engine export tasks by state, and the
     failures with their last error."""
-    path = out / LEDGER_NAME
+    path = OutputLayout(out).ledger
     if not path.exists():
         raise LedgerError(f"no ledger in {out} ({LEDGER_NAME} missing): nothing has run there")
     with Ledger(path) as ledger:
