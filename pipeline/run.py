@@ -10,6 +10,7 @@ from lucas.errors import ConfigError
 from lucas.safe_files import OutputLock
 from pipeline.config import RunConfig
 from pipeline.dataset.layout import OutputLayout
+from pipeline.dataset.writer import get_writer
 from pipeline.export.plan import needs_work
 from pipeline.export.stage import run_export
 from pipeline.interrupt import graceful_interrupts, stop_requested
@@ -44,8 +45,9 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
             summary.failed_earlier = sum(
                 len(ledger.units(stage, f"{cfg.year}/", state=FAILED)) for stage in STAGES
             )
-            layout = OutputLayout(cfg.out)
-            summary.outputs = [str(layout.country_file(cfg.year, cc)) for cc in cfg.countries]
+            layout, writer = OutputLayout(cfg.out), get_writer(cfg.writer)
+            summary.outputs = [str(writer.output_path(layout, cfg.year, cc))
+                               for cc in cfg.countries]
             return summary
         source = make_source(cfg, ledger)
         summary.stages.append(run_select(cfg, ledger, source, requests, progress))

@@ -19,6 +19,7 @@ from exports.source import PointStack
 from lucas.safe_files import remove_leftovers, replace_atomically
 from pipeline.dataset import sen4map_pack
 from pipeline.dataset.errors import staging_error
+from pipeline.dataset.layout import OutputLayout
 from pipeline.dataset.sen4map_format import dataset_name, write_point
 
 TMP_SUFFIX = ".tmp"
@@ -59,6 +60,9 @@ class Sen4MapWriter:
     """
 
     name: str = "sen4map"
+
+    def output_path(self, layout: OutputLayout, year: int, country: str) -> Path:
+        return layout.country_file(year, country)
 
     def stage(self, stage_dir: Path, stack: PointStack, grid: PatchGrid,
               attributes: Mapping[str, Any]) -> Path:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from exports.grid import PatchGrid
 from exports.source import PointStack
 from lucas.errors import ConfigError
+from pipeline.dataset.layout import OutputLayout
 from pipeline.dataset.sen4map_writer import Sen4MapWriter
 
 
@@ -26,6 +27,10 @@ class DatasetWriter(Protocol):
     @property
     def name(self) -> str:
         """The format's name (the ``writer`` config key)."""
+        ...
+
+    def output_path(self, layout: OutputLayout, year: int, country: str) -> Path:
+        """Where a country's packed output lies (the pack stage's target)."""
         ...
 
     def stage(self, stage_dir: Path, stack: PointStack, grid: PatchGrid,
@@ -63,6 +68,11 @@ def register_writer(writer: DatasetWriter) -> DatasetWriter:
     """Add an output format (or replace one of the same name, e.g. in a test)."""
     _WRITERS[writer.name] = writer
     return writer
+
+
+def unregister_writer(name: str) -> None:
+    """Remove an output format (tests that registered a toy one)."""
+    _WRITERS.pop(name, None)
 
 
 def get_writer(name: str) -> DatasetWriter:

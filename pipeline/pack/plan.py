@@ -58,5 +58,5 @@ def pack_is_current(cfg: RunConfig, ledger: Ledger, country: str) -> bool:
         return False
     if unit.payload.get("digest") != pack_digest(cfg, staged_points(cfg, ledger, country)):
         return False
-    target = OutputLayout(cfg.out).country_file(cfg.year, country)
+    target = get_writer(cfg.writer).output_path(OutputLayout(cfg.out), cfg.year, country)
     return unit.payload.get("points") == 0 or target.exists()

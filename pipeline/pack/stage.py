@@ -101,7 +101,7 @@ def _plan(
     writer = get_writer(cfg.writer)
     jobs = []
     for cc in cfg.countries:
-        target = OutputLayout(cfg.out).country_file(cfg.year, cc)
+        target = writer.output_path(OutputLayout(cfg.out), cfg.year, cc)
         if writer.remove_stale(target):
             summary.notes.append(f"removed the temp file of an interrupted pack ({cc})")
         if not cfg.force and pack_is_current(cfg, ledger, cc):
