@@ -1,17 +1,19 @@
 """Planning the export: which points still need work, batched as the source's facts say.
 
-Pure apart from reading the ledger: the batch size comes from the source's
-:class:`~exports.registry.Scheduling`, never from its name.
+The decisions are pure functions (:func:`points_to_export`, :func:`needs_work`,
+:func:`regroup`) over the ledger's view read by :func:`plan_jobs`; the batch size comes from
+the source's :class:`~exports.registry.Scheduling`, never from its name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from exports.source import scene_from_dict
+from exports.source import PointRequest, scene_from_dict
 from pipeline.config import RunConfig
 from pipeline.dataset.layout import OutputLayout
 from pipeline.dataset.sen4map_format import attribute_records
@@ -44,23 +46,39 @@ def plan_jobs(
 def _todo(
     cfg: RunConfig, ledger: Ledger, cc: str, points: pd.DataFrame, summary: StageSummary
 ) -> list[PointItem]:
+    """The ledger's view of a country, handed to the pure decision."""
     prefix = country_prefix(cfg.year, cc)
     selections = {u.key: u.payload for u in ledger.units("select", prefix, state=DONE)}
-    exported = {u.key: u for u in ledger.units(STAGE, prefix)}
-    attrs = attribute_records(points)
+    exported = {u.key: (u.state, u.payload) for u in ledger.units(STAGE, prefix)}
+    keyed = [(point_key(cfg.year, cc, req.point_id), req) for req in point_requests(points)]
+    todo, counts = points_to_export(keyed, selections, exported, attribute_records(points),
+                                    cfg.retry_failed)
+    summary.counts.update(counts)
+    return todo
+
+
+def points_to_export(
+    requests: Sequence[tuple[str, PointRequest]],
+    selections: Mapping[str, Any],
+    exported: Mapping[str, tuple[UnitState, Any]],
+    attributes: Mapping[int, dict[str, Any]],
+    retry_failed: bool,
+) -> tuple[list[PointItem], Counter[str]]:
+    """Pure: the points (ledger key, request) that still need an export, in their order,
+    and why the others do not (waiting for select, already done / skipped / failed)."""
     todo: list[PointItem] = []
-    for req in point_requests(points):
-        key = point_key(cfg.year, cc, req.point_id)
+    counts: Counter[str] = Counter()
+    for key, req in requests:
         if key not in selections:
-            summary.counts["waiting for select"] += 1
+            counts["waiting for select"] += 1
             continue
         unit = exported.get(key)
-        if unit is not None and not needs_work(cfg.retry_failed, unit.state, unit.payload):
-            summary.counts[f"already {unit.state}"] += 1
+        if unit is not None and not needs_work(retry_failed, *unit):
+            counts[f"already {unit[0]}"] += 1
             continue
         scenes = [scene_from_dict(s) for s in (selections.get(key) or {}).get("scenes", [])]
-        todo.append(PointItem(req, scenes, attrs[req.point_id]))
-    return todo
+        todo.append(PointItem(req, scenes, attributes[req.point_id]))
+    return todo, counts
 
 
 def needs_work(retry_failed: bool, state: UnitState, payload: Any) -> bool:
