@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dask
 from distributed import Client, LocalCluster
 
+from exports.stac.options import StacOptions
 from pipeline.config import RunConfig
 from pipeline.demo import build_demo
 from pipeline.ledger import DONE, Ledger
@@ -100,7 +101,7 @@ def main() -> None:
     base = root / "selected"
     shutil.rmtree(base, ignore_errors=True)
     cfg = RunConfig(out=base, countries=("AT",), lucas=demo.lucas_path, source="stac",
-                    catalog=demo.catalog_path, workers=1)
+                    source_options=StacOptions(catalog=demo.catalog_path), workers=1)
     _select(cfg)
     minimum = distinct_assets(base)
 
