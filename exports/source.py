@@ -18,7 +18,7 @@ import numpy as np
 
 from exports.grid import DEFAULT_BUFFER_M, PatchGrid
 
-# Band order of the HDF5 compound dtype (DESIGN.md "HDF5 layout").
+# Band order of the HDF5 compound dtype (ARCHITECTURE.md "HDF5 layout").
 ALL_BANDS: tuple[str, ...] = ("SCL", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
 BANDS_10M: frozenset[str] = frozenset({"B2", "B3", "B4", "B8"})
 
