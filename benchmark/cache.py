@@ -32,7 +32,7 @@ import pandas as pd
 from benchmark import composites as comp
 from benchmark.h5read import file_bands, point_names, read_batches
 from lucas.errors import OutputError
-from lucas.safe_files import atomic_write_text
+from lucas.safe_files import atomic_write_text, remove_leftovers, replace_together
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,19 @@ def _tmp_name(target: Path) -> Path:
 def _remove_dead_temps(cache_dir: Path, country: str) -> None:
     """Temp files of killed builds (GBs for a large country); a live build's are kept,
     since several benchmarks may share one cache folder."""
-    for tmp in cache_dir.glob(f".{country}.*.tmp"):
-        try:
-            pid = int(tmp.name.rsplit(".", 2)[-2])
-            os.kill(pid, 0)  # raises when no such process: the build died
-        except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
-        except (ValueError, PermissionError):
-            continue  # not ours, or another user's live process
+    remove_leftovers(cache_dir, f".{country}.*.tmp", in_use=_build_alive)
+
+
+def _build_alive(tmp: Path) -> bool:
+    """Whether the build named by the pid in a temp file's name may still be writing it."""
+    try:
+        pid = int(tmp.name.rsplit(".", 2)[-2])
+        os.kill(pid, 0)  # raises when no such process: the build died
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError):
+        return True  # not ours, or another user's live process
+    return True
 
 
 def _paths(cache_dir: Path, country: str, key: str) -> dict[str, Path]:
@@ -212,8 +217,7 @@ def _write_cached(
                                   f"{done} points read, {n} listed; run again")
         table = {"bands": list(_warn_lacking_bands(path, n)), "records": attrs}
         tmps["points"].write_text(json.dumps(table, default=str))
-        for kind, target in paths.items():
-            os.replace(tmps[kind], target)
+        replace_together([(tmps[kind], target) for kind, target in paths.items()])
     except OSError as e:
         raise OutputError(f"cannot write cache file in {paths['monthly'].parent}: {e} "
                           "(free space there or choose another --cache-dir)") from e

@@ -6,7 +6,7 @@ month; here a batch of points becomes one padded int32 array of month-tagged val
 sort along time orders every month of every pixel and band at once, and each median is a
 gather, so the cost is a few numpy calls per batch (see ``bench/bench_composites.py``).
 
-Conventions (DESIGN.md "Patch grid"): the models need the 15×15 crop around the point's
+Conventions (ARCHITECTURE.md "Patch grid"): the models need the 15×15 crop around the point's
 pixel and the 9 one-pixel shifts of that crop (3×3 window metric), so only the 17×17 region
 around that pixel is composited. Which pixel holds the point is a fact of each file
 (``exports.grid.GridFacts``, read by ``h5read``); here everything is relative to the region.

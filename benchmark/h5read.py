@@ -1,4 +1,4 @@
-"""Read the per-country HDF5 files of DESIGN.md "HDF5 layout" (the benchmark's only input).
+"""Read the per-country HDF5 files of ARCHITECTURE.md "HDF5 layout" (the benchmark's only input).
 
 Only the 17×17 region the models need is read from each point's (T, 64, 64) dataset, and
 the point's scalar attributes (LUCAS columns) are kept as a table row. Where the region lies

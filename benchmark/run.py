@@ -2,7 +2,7 @@
 scores and error analysis → report folder.
 
 A model that fails is recorded in ``metrics.json`` with its error and the others still run
-(DESIGN.md: a failed unit is reported, never a crash of the whole run).
+(a failed unit is reported, never a crash of the whole run).
 """
 
 from __future__ import annotations

@@ -83,6 +83,7 @@ class FaultInjectingSource:
     def find_scenes(
         self, points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
     ) -> SceneSelection:
+        """Passed through untouched: faults belong to the export stage, as in a real archive."""
         return self.inner.find_scenes(points, year, scene_filter)
 
     def is_permanent(self, point_id: int) -> bool:

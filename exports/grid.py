@@ -1,4 +1,4 @@
-"""The patch grid every module shares (DESIGN.md "Patch grid").
+"""The patch grid every module shares (ARCHITECTURE.md "Patch grid").
 
 A point's patch is 64×64 pixels of 10 m in the UTM zone of the point's longitude, with pixel
 edges on multiples of 10 m (the native Sentinel-2 10 m grid) and the theoretical point inside

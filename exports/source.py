@@ -18,7 +18,7 @@ import numpy as np
 
 from exports.grid import DEFAULT_BUFFER_M, PatchGrid
 
-# Band order of the HDF5 compound dtype (DESIGN.md "HDF5 layout").
+# Band order of the HDF5 compound dtype (ARCHITECTURE.md "HDF5 layout").
 ALL_BANDS: tuple[str, ...] = ("SCL", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
 BANDS_10M: frozenset[str] = frozenset({"B2", "B3", "B4", "B8"})
 
@@ -58,13 +58,16 @@ class SceneFilter:
     # A threshold of 100 % switches its filter off (a scene can be 100 % cloudy).
     @property
     def filters_cloud(self) -> bool:
+        """Whether cloud cover decides; at 100 % every scene would pass anyway."""
         return self.max_cloud_cover < 100.0
 
     @property
     def filters_nodata(self) -> bool:
+        """Whether scene no-data decides; at 100 % every scene would pass anyway."""
         return self.max_nodata_percent < 100.0
 
     def keeps(self, cloud_cover: float, nodata_percent: float) -> bool:
+        """The one test every source applies, so they all keep the same scenes."""
         return (not self.filters_cloud or cloud_cover < self.max_cloud_cover) and (
             not self.filters_nodata or nodata_percent < self.max_nodata_percent
         )
@@ -105,6 +108,7 @@ class DroppedScene:
     kind: str = ""  # stable category for counting (e.g. "patch_nodata"); derived when empty
 
     def category(self) -> str:
+        """A stable key for counting drops: reasons carry figures, so they never group."""
         if self.kind:
             return self.kind
         head = re.split(r"[,:(<>]|\d", self.reason, maxsplit=1)[0].strip()
@@ -147,14 +151,20 @@ class ImagerySource(Protocol):
 
     def find_scenes(
         self, points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
-    ) -> SceneSelection: ...
+    ) -> SceneSelection:
+        """The select stage: many points per call, so a source can batch its searches."""
 
     def fetch(
         self,
         batch: Sequence[tuple[PointRequest, Sequence[Scene]]],
         bands: Sequence[str],
         max_patch_nodata: float,
-    ) -> Iterator[PointStack | PointFailure]: ...
+    ) -> Iterator[PointStack | PointFailure]:
+        """The export stage: yields per point, in any order, so results are recorded early.
+
+        A point that fails is yielded as a :class:`PointFailure`, never raised: one bad
+        point must not end the batch.
+        """
 
 
 def scene_to_dict(scene: Scene) -> dict[str, object]:
@@ -174,6 +184,7 @@ def scene_to_dict(scene: Scene) -> dict[str, object]:
 
 
 def scene_from_dict(raw: Mapping[str, object]) -> Scene:
+    """The inverse of :func:`scene_to_dict`, so a resumed run reuses cached selections."""
     return Scene(
         scene_id=str(raw["scene_id"]),
         image_id=str(raw["image_id"]),

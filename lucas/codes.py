@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -147,9 +147,3 @@ def not_in_lc_list(codes_: pd.Series) -> dict[str, int]:
     missing = text[(text != "") & ~text.isin(list(lc_codes()))]
     counts = missing.value_counts()
     return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
-
-
-def unknown_lc(codes: Iterable[str]) -> list[str]:
-    """Those of ``codes`` (upper-cased) that are not in the LC code list, sorted."""
-    known = lc_codes()
-    return sorted({c.upper() for c in codes} - known.keys())

@@ -18,17 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from lucas import codes
 from lucas.columns import rename_map
 from lucas.errors import ConfigError
-from lucas.formats import check_format, detect_format, get_format
+from lucas.formats import TableFormat, check_format, detect_format, get_format
 from lucas.gee_table import is_gee_table, read_gee_table
 from lucas.legend import unmapped_report
 from lucas.location import location_mismatches
 from lucas.normalise import Normalised, normalise
-from lucas.reader import read_table
+from lucas.reader import RawTable, read_table
 from lucas.validate import REASONS, REJECT_COLUMNS, Selection, bad_row_rejects, find_rejections
 
 log = logging.getLogger(__name__)
@@ -128,59 +129,22 @@ def ingest_table(
     rejected and reported, never raised.
     """
     path = Path(path)
-    table_format = get_format(fmt) if fmt is not None else None
-    # Check countries before reading: an unknown code should not cost a 300 MB read.
-    hint_year = year if year is not None else (table_format.year if table_format else None)
-    codes.normalise_countries(countries, hint_year)
-
-    # ``gee:<asset id>``: the Earth Engine catalog's table, read into the same RawTable.
-    raw = read_gee_table(path, countries, year) if is_gee_table(path) else read_table(path)
-    if table_format is None:
-        table_format = detect_format(raw.header, path)
-    else:
-        check_format(table_format, raw.header, path)
-    log.info("%s: %s, %d rows", path, table_format.name, len(raw.frame) + len(raw.bad_rows))
+    raw, table_format = _read_raw(path, countries, year, fmt)
 
     norm = normalise(raw, table_format)
-    # A year column (SURVEY_YEAR in a later survey's table) beats the layout's own year.
-    year_column = "year" in rename_map(table_format.name, raw.header).values()
-    layout_year = None if year_column else table_format.year
-    survey_year = _resolve_year(norm, year, layout_year, path)
+    survey_year, layout_year = _survey_year(norm, raw, table_format, year, path)
     selected = codes.normalise_countries(countries, survey_year)
     warnings = list(norm.warnings)
-    if raw.blank_lines:
-        warnings.append(f"{raw.blank_lines} empty line(s) ignored")
-    if layout_year is not None and survey_year != layout_year:
-        warnings.append(
-            f"the {table_format.name} table is a {table_format.year} survey but year "
-            f"{survey_year} was requested: every row is rejected as wrong_year"
-        )
+    warnings += _table_warnings(raw, table_format, survey_year, layout_year)
 
     sel = Selection(survey_year, selected, codes.valid_countries(survey_year))
-    keep, rejects = find_rejections(norm, sel, table_format.name)
-    rejects = pd.concat(
-        [rejects, bad_row_rejects(raw.bad_rows, raw.header, raw.delimiter)], ignore_index=True
-    )
-    rejects = rejects.sort_values("row", kind="stable").reset_index(drop=True)
-    rejects = rejects.loc[:, list(REJECT_COLUMNS)]
+    keep, rejects = _all_rejects(norm, raw, sel, table_format.name)
 
     kept = norm.frame if keep.all() else norm.frame.loc[keep].reset_index(drop=True)
     kept_rows = norm.rows[keep]
-    new_codes = codes.not_in_lc_list(kept["lc1"])
-    if new_codes:
-        listed = ", ".join(f"{c} ({n})" for c, n in list(new_codes.items())[:10])
-        warnings.append(
-            f"{sum(new_codes.values())} kept point(s) have an LC1 code that is not in the LUCAS "
-            f"code list (new in this survey, or an aggregate): {listed}; kept with an empty "
-            "lc1_label, and no built-in legend maps them (see unmapped_by_legend)"
-        )
+    warnings += _new_code_warnings(kept)
     mismatches = location_mismatches(kept.assign(row=kept_rows))
-    if len(mismatches):
-        warnings.append(
-            f"{len(mismatches)} point(s) with th_lat/th_long more than 1 m from the LAEA grid "
-            f"node of their POINT_ID (max {mismatches['distance_m'].max():.1f} m); kept, see "
-            "location_mismatches"
-        )
+    warnings += _mismatch_warnings(mismatches)
     for w in warnings:
         log.warning("%s: %s", path, w)
     rows_read = len(raw.frame) + len(raw.bad_rows)
@@ -197,3 +161,83 @@ def ingest_table(
         countries=selected,
         coordinate_source=norm.coordinate_source,
     )
+
+
+def _read_raw(
+    path: Path, countries: Sequence[str] | None, year: int | None, fmt: str | None
+) -> tuple[RawTable, TableFormat]:
+    """The table's rows and its format (detected, or the one asked for, checked)."""
+    table_format = get_format(fmt) if fmt is not None else None
+    # Check countries before reading: an unknown code should not cost a 300 MB read.
+    hint_year = year if year is not None else (table_format.year if table_format else None)
+    codes.normalise_countries(countries, hint_year)
+
+    # ``gee:<asset id>``: the Earth Engine catalog's table, read into the same RawTable.
+    raw = read_gee_table(path, countries, year) if is_gee_table(path) else read_table(path)
+    if table_format is None:
+        table_format = detect_format(raw.header, path)
+    else:
+        check_format(table_format, raw.header, path)
+    log.info("%s: %s, %d rows", path, table_format.name, len(raw.frame) + len(raw.bad_rows))
+    return raw, table_format
+
+
+def _survey_year(
+    norm: Normalised, raw: RawTable, table_format: TableFormat, year: int | None, path: Path
+) -> tuple[int, int | None]:
+    """The year to keep, and the layout's own year when the table has no year column."""
+    # A year column (SURVEY_YEAR in a later survey's table) beats the layout's own year.
+    year_column = "year" in rename_map(table_format.name, raw.header).values()
+    layout_year = None if year_column else table_format.year
+    return _resolve_year(norm, year, layout_year, path), layout_year
+
+
+def _table_warnings(
+    raw: RawTable, table_format: TableFormat, survey_year: int, layout_year: int | None
+) -> list[str]:
+    """Warnings about the table as a whole (blank lines, a year its layout cannot hold)."""
+    warnings = []
+    if raw.blank_lines:
+        warnings.append(f"{raw.blank_lines} empty line(s) ignored")
+    if layout_year is not None and survey_year != layout_year:
+        warnings.append(
+            f"the {table_format.name} table is a {table_format.year} survey but year "
+            f"{survey_year} was requested: every row is rejected as wrong_year"
+        )
+    return warnings
+
+
+def _all_rejects(
+    norm: Normalised, raw: RawTable, sel: Selection, format_name: str
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """The rows kept, and every rejected line (rule failures and unparseable lines), in order."""
+    keep, rejects = find_rejections(norm, sel, format_name)
+    rejects = pd.concat(
+        [rejects, bad_row_rejects(raw.bad_rows, raw.header, raw.delimiter)], ignore_index=True
+    )
+    rejects = rejects.sort_values("row", kind="stable").reset_index(drop=True)
+    return keep, rejects.loc[:, list(REJECT_COLUMNS)]
+
+
+def _new_code_warnings(kept: pd.DataFrame) -> list[str]:
+    """Kept points whose LC1 code no legend knows: kept, but the user should know."""
+    new_codes = codes.not_in_lc_list(kept["lc1"])
+    if not new_codes:
+        return []
+    listed = ", ".join(f"{c} ({n})" for c, n in list(new_codes.items())[:10])
+    return [
+        f"{sum(new_codes.values())} kept point(s) have an LC1 code that is not in the LUCAS "
+        f"code list (new in this survey, or an aggregate): {listed}; kept with an empty "
+        "lc1_label, and no built-in legend maps them (see unmapped_by_legend)"
+    ]
+
+
+def _mismatch_warnings(mismatches: pd.DataFrame) -> list[str]:
+    """Kept points off their grid node: kept, since the node is only a consistency check."""
+    if not len(mismatches):
+        return []
+    return [
+        f"{len(mismatches)} point(s) with th_lat/th_long more than 1 m from the LAEA grid "
+        f"node of their POINT_ID (max {mismatches['distance_m'].max():.1f} m); kept, see "
+        "location_mismatches"
+    ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -50,14 +50,34 @@ def replace_atomically(
     """
     try:
         write(tmp)
-        fsync_file(tmp)
-        os.replace(tmp, target)
-        if sync_folder:
-            fsync_file(target.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    replace_together([(tmp, target)], sync_folder=sync_folder)
     return target
+
+
+def replace_together(renames: Sequence[tuple[Path, Path]], *, sync_folder: bool = False) -> None:
+    """Fsync every ``(tmp, target)`` temp, then rename each over its target.
+
+    For files written side by side that are only valid as a set (the benchmark's cache):
+    none becomes visible before all are on disk. A crash between two renames can still
+    leave a mixed set, so readers check the parts against each other. The temp files are
+    removed on any error, which is re-raised as it came; ``sync_folder`` fsyncs each
+    target's folder after the renames.
+    """
+    try:
+        for tmp, _ in renames:
+            fsync_file(tmp)
+        for tmp, target in renames:
+            os.replace(tmp, target)
+        if sync_folder:
+            for folder in dict.fromkeys(target.parent for _, target in renames):
+                fsync_file(folder)
+    except BaseException:
+        for tmp, _ in renames:
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def fsync_file(path: Path) -> None:
@@ -69,14 +89,17 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def remove_leftovers(folder: Path, pattern: str) -> int:
+def remove_leftovers(
+    folder: Path, pattern: str, *, in_use: Callable[[Path], bool] | None = None
+) -> int:
     """Delete temp files of writes killed before their rename; returns how many.
 
-    Only safe while the folder's :class:`OutputLock` is held (no live writer owns them).
+    Only safe while the folder's :class:`OutputLock` is held (no live writer owns them), or
+    where ``in_use`` tells a live writer's temp file apart (those are kept).
     """
     if not folder.is_dir():
         return 0
-    stale = list(folder.glob(pattern))
+    stale = [p for p in folder.glob(pattern) if in_use is None or not in_use(p)]
     for path in stale:
         path.unlink(missing_ok=True)
     return len(stale)

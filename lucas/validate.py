@@ -50,11 +50,15 @@ class Selection:
 Detail = Callable[[pd.Series], "pd.Series | str"]
 
 
+Mark = Callable[[pd.Series, str, Detail], None]
+
+
 def _reasons(norm: Normalised, sel: Selection, fmt_name: str) -> tuple[pd.Series, pd.Series]:
     """Per row: the rejection reason (NA = kept) and its detail.
 
     Details are built only for the rows a rule rejects (the ``Detail`` callables get the
-    mask), so a clean 340,000-row table costs no string work.
+    mask), so a clean 340,000-row table costs no string work. The rules run in
+    :data:`REASONS` order, so a row gets the first reason that applies.
     """
     df = norm.frame
     reason: pd.Series = pd.Series(np.nan, index=df.index, dtype="str")
@@ -66,6 +70,18 @@ def _reasons(norm: Normalised, sel: Selection, fmt_name: str) -> tuple[pd.Series
             reason[todo] = name
             detail[todo] = text(todo)
 
+    _mark_selection(mark, norm, sel)
+    _mark_duplicates(mark, norm, sel)
+    if fmt_name == LUCAS2022 and "obs_type" in df:
+        _mark_out_of_eu(mark, df)
+    _mark_lc1(mark, df)
+    _mark_coordinates(mark, norm)
+    return reason, detail
+
+
+def _mark_selection(mark: Mark, norm: Normalised, sel: Selection) -> None:
+    """Rows that are not a point of the requested year and countries."""
+    df = norm.frame
     pid_raw = norm.raw_point_id
     mark(df["point_id"].isna(), "bad_point_id",
          lambda m: "POINT_ID '" + pid_raw[m].fillna("") + "' is not an 8-digit LUCAS point id")
@@ -79,6 +95,10 @@ def _reasons(norm: Normalised, sel: Selection, fmt_name: str) -> tuple[pd.Series
     mark(~nuts0.isin(allowed), "other_country",
          lambda m: "nuts0 '" + nuts0[m].fillna("") + f"' is not among the requested {wanted}")
 
+
+def _mark_duplicates(mark: Mark, norm: Normalised, sel: Selection) -> None:
+    """Every row of an id seen twice in the year: no way to tell which one is right."""
+    df = norm.frame
     eligible = df["point_id"].notna() & (df["year"] == sel.year).fillna(False).astype(bool)
     ids = df["point_id"].where(eligible)
     dup = eligible & ids.duplicated(keep=False)
@@ -92,11 +112,16 @@ def _reasons(norm: Normalised, sel: Selection, fmt_name: str) -> tuple[pd.Series
                 + "); all are rejected")  # fmt: skip
         mark(dup, "duplicate_point_id", lambda m: text[m[m].index])
 
-    if fmt_name == LUCAS2022 and "obs_type" in df:
-        obs = df["obs_type"].astype("str").str.strip().str.replace(r"\.0$", "", regex=True)
-        out = (obs == OUT_OF_EU_OBS_TYPE) | (obs.str.upper() == OUT_OF_EU_LABEL)
-        mark(out, "out_of_eu", lambda m: "SURVEY_OBS_TYPE 6: the point is out of the EU")
 
+def _mark_out_of_eu(mark: Mark, df: pd.DataFrame) -> None:
+    """LUCAS 2022 rows the surveyors flagged as out of the EU (code or decoded label)."""
+    obs = df["obs_type"].astype("str").str.strip().str.replace(r"\.0$", "", regex=True)
+    out = (obs == OUT_OF_EU_OBS_TYPE) | (obs.str.upper() == OUT_OF_EU_LABEL)
+    mark(out, "out_of_eu", lambda m: "SURVEY_OBS_TYPE 6: the point is out of the EU")
+
+
+def _mark_lc1(mark: Mark, df: pd.DataFrame) -> None:
+    """Rows without a land-cover code a legend could ever classify."""
     lc1 = df["lc1"].astype("str")
     mark(lc1.isna(), "missing_lc1", lambda m: "LC1 is empty")
     # A code of the LC shape that the list lacks (new in a later survey) is kept; see codes.
@@ -104,6 +129,10 @@ def _reasons(norm: Normalised, sel: Selection, fmt_name: str) -> tuple[pd.Series
     mark(~known.fillna(False).astype(bool), "unknown_lc1",
          lambda m: "LC1 '" + lc1[m] + "' is not in the LUCAS LC code list")
 
+
+def _mark_coordinates(mark: Mark, norm: Normalised) -> None:
+    """Rows whose theoretical point is unreadable or could not be a LUCAS point."""
+    df = norm.frame
     mark(norm.coord_issue.notna(), "bad_coordinates", lambda m: norm.coord_issue[m])
     lat = df["th_lat"].to_numpy(dtype=float)
     lon = df["th_long"].to_numpy(dtype=float)
@@ -119,7 +148,6 @@ def _reasons(norm: Normalised, sel: Selection, fmt_name: str) -> tuple[pd.Series
         )  # fmt: skip
 
     mark(~inside, "outside_europe", where)
-    return reason, detail
 
 
 def _point_id_from_line(text: str, header: Sequence[str], delimiter: str) -> str:

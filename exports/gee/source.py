@@ -78,20 +78,28 @@ class GeeConfig(Protocol):
     """What :meth:`GeeSource.from_config` reads from the run config (``pipeline`` owns it)."""
 
     @property
-    def project(self) -> str | None: ...
+    def project(self) -> str | None:
+        """The Cloud project billed; ``None`` lets the credentials pick it."""
+
     @property
-    def gee_key_file(self) -> Path | None: ...
+    def gee_key_file(self) -> Path | None:
+        """A service-account key; ``None`` uses the user's stored credentials."""
+
     @property
-    def workers(self) -> int: ...
+    def workers(self) -> int:
+        """The run's workers, read as threads: one process owns the project's quota."""
 
 
 class GeeBatchConfig(GeeConfig, Protocol):
     """What :meth:`GeeSource.batch_from_config` reads on top of :class:`GeeConfig`."""
 
     @property
-    def gcs_bucket(self) -> str | None: ...
+    def gcs_bucket(self) -> str | None:
+        """Where export tasks write; ``None`` is refused, batch mode cannot run without it."""
+
     @property
-    def gcs_prefix(self) -> str: ...
+    def gcs_prefix(self) -> str:
+        """A folder in the bucket, so several runs can share one bucket."""
 
 
 def _compute_pixels(params: dict[str, Any]) -> Any:
@@ -180,6 +188,7 @@ class GeeSource:
     def find_scenes(
         self, points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
     ) -> SceneSelection:
+        """Selection on the server, chunks in parallel: one call per point would hit the quota."""
         with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gee-select") as pool:
             return select_scenes(
                 points,
@@ -276,6 +285,7 @@ class GeeBatchSource:
     def find_scenes(
         self, points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
     ) -> SceneSelection:
+        """The fast path's selection: only fetching differs between the two modes."""
         return self.source.find_scenes(points, year, scene_filter)
 
     def fetch(

@@ -1,4 +1,4 @@
-"""The Sen4Map HDF5 layout (DESIGN.md "HDF5 layout"), in one place.
+"""The Sen4Map HDF5 layout (ARCHITECTURE.md "HDF5 layout"), in one place.
 
 Per point a root dataset ``Lucas_Point_<id>`` of shape (T, 64, 64) with a compound dtype
 (SCL u1, B2 … B12 u2), gzip + shuffle so plain h5py reads it without plugins, and as

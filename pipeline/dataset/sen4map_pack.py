@@ -73,7 +73,10 @@ def file_attributes_for(
     config_hash: str,
     producer_version: str,
 ) -> dict[str, Any]:
-    """The file-level attributes DESIGN.md lists (point count and creation time added at pack)."""
+    """The file-level attributes of ARCHITECTURE.md "HDF5 layout".
+
+    The point count and the creation time are added at pack.
+    """
     attrs: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "producer": "sen4map-etl",
