@@ -23,6 +23,7 @@ import numpy as np
 
 from benchmark.models.registry import model_spec
 from benchmark.versions import versions
+from lucas import safe_files
 from lucas.safe_files import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:
@@ -70,8 +71,7 @@ def fingerprint(model: str, cfg: BenchmarkConfig, data: BenchmarkData) -> str:
 def remove_leftovers(out_dir: Path) -> None:
     """Temp files of a run killed while writing (call under the folder's lock)."""
     for folder in (out_dir / RESULTS_DIR, out_dir / CHECKPOINTS_DIR):
-        for tmp in folder.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
+        safe_files.remove_leftovers(folder, ".*.tmp")
 
 
 class ModelResults:
