@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, fields
+from pathlib import Path
 from typing import Any, Protocol, Self
 
 from exports.source import ImagerySource
@@ -121,6 +122,17 @@ class SourceOptions(Protocol):
     def scheduling(self) -> Scheduling:
         """How the export stage must schedule this source with these options."""
         ...
+
+    def input_files(self) -> tuple[Path, ...]:
+        """Local files whose content decides the output (fingerprinted by the run, so an
+        edited input is noticed); optional: a source without local inputs may omit it."""
+        ...
+
+
+def source_input_files(options: Any) -> tuple[Path, ...]:
+    """``options.input_files()``, or none for options that do not define it."""
+    method = getattr(options, "input_files", None)
+    return tuple(method()) if callable(method) else ()
 
 
 @dataclass(frozen=True)

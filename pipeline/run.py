@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from exports.registry import source_input_files
 from exports.source import PointRequest
 from lucas.errors import ConfigError
 from lucas.safe_files import OutputLock
+from pipeline import input_fingerprint as inputs
 from pipeline.config import RunConfig
 from pipeline.dataset.layout import OutputLayout
 from pipeline.dataset.writer import get_writer
@@ -76,10 +78,24 @@ def _check_settings(cfg: RunConfig, ledger: Ledger) -> None:
             "LUCAS table, bands or thresholds changed); use --force to redo it with the "
             "new settings, or choose another --out"
         )
+    _check_inputs(cfg, ledger)
     if cfg.force:
         for stage in STAGES:
             ledger.forget(stage, f"{cfg.year}/")
     ledger.set_meta(key, current)
+
+
+def _check_inputs(cfg: RunConfig, ledger: Ledger) -> None:
+    """Refuse work whose inputs changed content since it was made (unless --force)."""
+    key = inputs.META_KEY.format(year=cfg.year)
+    previous = inputs.decode(ledger.get_meta(key))
+    files = inputs.input_files(cfg.lucas, source_input_files(cfg.source_options))
+    current = inputs.fingerprint(files, previous)
+    changed = inputs.changes(previous, current) if previous else []
+    if changed and not cfg.force:
+        raise inputs.refusal(cfg.out, cfg.year, changed)
+    if current != previous:
+        ledger.set_meta(key, inputs.encode(current))
 
 
 def _all_current(cfg: RunConfig, ledger: Ledger, requests: dict[str, list[PointRequest]]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Self
 
 from exports.registry import Scheduling
@@ -46,6 +47,10 @@ class GeeOptions:
     def hash_fields(self) -> dict[str, Any]:
         """Nothing of the mode changes the pixels; the keys keep older output hashes valid."""
         return {"catalog": None, "stac_url": None, "collection": None}
+
+    def input_files(self) -> tuple[Path, ...]:
+        """None: the archive is Earth Engine's (selections are cached in the ledger)."""
+        return ()
 
     def scheduling(self) -> Scheduling:
         """Threads in this process share the project quota; batch mode drains a country."""

@@ -48,6 +48,15 @@ class StacOptions:
             "collection": self.collection if self.stac_url else None,
         }
 
+    def input_files(self) -> tuple[Path, ...]:
+        """A static catalog's JSON files (the catalog, its collections and items)."""
+        if self.catalog is None:
+            return ()
+        from exports.stac.catalog import resolve_catalog_path
+
+        root = resolve_catalog_path(self.catalog).parent
+        return tuple(sorted(root.rglob("*.json")))
+
     def scheduling(self) -> Scheduling:
         """Reads are local or HTTP range reads: processes and Dask workers scale them."""
         return Scheduling(worker_inputs=(str(self.catalog),) if self.catalog else ())
