@@ -23,6 +23,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from lucas.csv_cells import safe_frame
 from lucas.errors import InputFormatError, OutputError
 from lucas.ingest import IngestResult
 from lucas.safe_files import atomic_write
@@ -36,6 +37,11 @@ SUMMARY_FILE = "ingest_summary.json"
 
 def _write_parquet(frame: gpd.GeoDataFrame, tmp: Path) -> None:
     frame.to_parquet(tmp, index=False)
+
+
+def _write_csv(frame: pd.DataFrame, tmp: Path) -> None:
+    """Text cells that a spreadsheet would run as formulas get a ``'`` (lucas.csv_cells)."""
+    safe_frame(frame).to_csv(tmp, index=False)
 
 
 def _write_text(text: str, tmp: Path) -> None:
@@ -58,15 +64,9 @@ def write_points(result: IngestResult, out_dir: Path) -> list[Path]:
         part = points.loc[points["nuts0"] == country].reset_index(drop=True)
         target = out_dir / f"{country}.parquet"
         written.append(atomic_write(target, partial(_write_parquet, part)))
-    written.append(
-        atomic_write(out_dir / REJECTS_FILE, lambda tmp: result.rejects.to_csv(tmp, index=False))
-    )
-    written.append(
-        atomic_write(
-            out_dir / MISMATCHES_FILE,
-            lambda tmp: result.location_mismatches.to_csv(tmp, index=False),
-        )
-    )
+    for name, table in ((REJECTS_FILE, result.rejects),
+                        (MISMATCHES_FILE, result.location_mismatches)):
+        written.append(atomic_write(out_dir / name, partial(_write_csv, table)))
     summary = result.summary()
     summary["files"] = [p.name for p in written] + [SUMMARY_FILE]
     text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"

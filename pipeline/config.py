@@ -132,10 +132,16 @@ def load_toml(path: Path) -> dict[str, Any]:
         if alias in out:
             out[key] = out.pop(alias)
     for key in _path_keys() & out.keys():
-        if isinstance(out[key], str) and not is_gee_table(out[key]):  # gee:<asset> is no path
-            out[key] = str((path.parent / out[key]).expanduser()) \
-                if not Path(out[key]).is_absolute() else out[key]
+        if isinstance(out[key], list):  # a key that takes several folders (asset_root)
+            out[key] = [_relative_to(path, v) if isinstance(v, str) else v for v in out[key]]
+        elif isinstance(out[key], str) and not is_gee_table(out[key]):  # gee:<asset>: no path
+            out[key] = _relative_to(path, out[key])
     return out
+
+
+def _relative_to(config_path: Path, value: str) -> str:
+    """A relative path of a config file, relative to the file's folder."""
+    return value if Path(value).is_absolute() else str((config_path.parent / value).expanduser())
 
 
 def _source_table(

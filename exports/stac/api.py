@@ -37,8 +37,10 @@ from pystac_client.exceptions import APIError
 
 from exports.source import EARTH_SEARCH_KEYS, PointRequest, SceneFilter
 from exports.stac.catalog import BBox
+from exports.stac.hrefs import EARTH_SEARCH_ASSET_HOSTS, HrefPolicy
 from exports.stac.http import (
     DEFAULT_COLLECTION,
+    EARTH_SEARCH_URL,
     HttpSettings,
     RetryingStacApiIO,
     describe_error,
@@ -84,13 +86,19 @@ class StacApiDiscovery:
         cache: SearchCache | None = None,
         refresh: bool = False,
         sleep: Callable[[float], None] | None = None,
+        allow_hosts: Sequence[str] = (),
     ) -> None:
-        """``refresh``: search again even when the cache has a result (``--force``)."""
+        """``refresh``: search again even when the cache has a result (``--force``).
+
+        ``allow_hosts`` (``--allow-hosts``): hosts, besides the API's own (and Earth Search's
+        asset bucket), that searches and asset reads may reach even over plain http or at a
+        local address; see :func:`api_hrefs`."""
         if not 0.05 <= cell_deg <= 10.0:
             raise ConfigError(f"search cell size {cell_deg}° out of range (0.05 to 10)")
         if not 1 <= page_size <= 10000:
             raise ConfigError(f"search page size {page_size} out of range (1 to 10000)")
         self.url = resolve_stac_url(url)
+        self.hrefs = api_hrefs(self.url, allow_hosts)
         self.collection = collection
         self.http = http or HttpSettings()
         self.cell_deg = cell_deg
@@ -213,7 +221,7 @@ class StacApiDiscovery:
     def _open(self) -> Client:
         """The client, opened on the first search (worker processes never search)."""
         if self._client is None:
-            self._client, self._io = open_client(self.url, self.http, self._sleep)
+            self._client, self._io = open_client(self.url, self.http, self._sleep, self.hrefs)
         return self._client
 
     def _threshold_args(self, client: Client, thresholds: dict[str, Any]) -> dict[str, Any]:
@@ -230,6 +238,17 @@ class StacApiDiscovery:
     def requests_sent(self) -> int:
         """HTTP requests to the API (landing page, search pages, retries)."""
         return self._io.requests_sent if self._io is not None else 0
+
+
+def api_hrefs(url: str, allow_hosts: Sequence[str] = ()) -> HrefPolicy:
+    """Where a STAC API's requests and assets may point: the API's own host and port,
+    Earth Search's asset bucket for Earth Search, ``allow_hosts``, and any public https host
+    (:mod:`exports.stac.hrefs`); never a local file."""
+    known = EARTH_SEARCH_ASSET_HOSTS if url == EARTH_SEARCH_URL else ()
+    try:
+        return HrefPolicy.build((), [url, *known, *allow_hosts])
+    except ValueError as e:
+        raise ConfigError(f"--stac-url {url} / --allow-hosts: {e}") from e
 
 
 def threshold_query(scene_filter: SceneFilter | None) -> dict[str, Any]:
@@ -319,10 +338,11 @@ def api_source(
     http: HttpSettings | None = None,
     cache: SearchCache | None = None,
     refresh: bool = False,
+    allow_hosts: Sequence[str] = (),
     **discovery_options: Any,
 ) -> StacSource:
     """A :class:`~exports.stac.source.StacSource` searching a STAC API, reading over HTTP."""
     http = http or HttpSettings()
     discovery = StacApiDiscovery(url, collection, http=http, cache=cache, refresh=refresh,
-                                 **discovery_options)
+                                 allow_hosts=allow_hosts, **discovery_options)
     return StacSource(discovery, bands=bands, gdal_options=http.gdal_options())

@@ -21,10 +21,13 @@ def build_source(options: StacOptions, context: SourceContext) -> StacSource:
     if options.stac_url:
         cache = context.durable.text if context.durable is not None else None
         return api_source(options.stac_url, options.collection, bands=context.bands,
-                          cache=cache, refresh=context.refresh)
+                          cache=cache, refresh=context.refresh,
+                          allow_hosts=options.allow_hosts)
     if options.catalog is None:
         raise ConfigError(
             "the stac source needs --catalog PATH (a static catalog: catalog.json or its "
             "folder) or --stac-url URL (a STAC API; Earth Search: --stac-url earth-search)"
         )
-    return StacSource.from_catalog(options.catalog, bands=context.bands)
+    return StacSource.from_catalog(options.catalog, bands=context.bands,
+                                   asset_roots=options.asset_root,
+                                   allow_hosts=options.allow_hosts)

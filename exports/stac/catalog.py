@@ -18,6 +18,7 @@ import pystac
 from shapely.geometry import box, shape
 
 from exports.source import DroppedScene, PointRequest, SceneFilter
+from exports.stac.hrefs import HrefPolicy
 from lucas.errors import InputFormatError
 
 log = logging.getLogger(__name__)
@@ -66,14 +67,22 @@ def resolve_catalog_path(path: str | Path) -> Path:
     return p
 
 
-def load_items(path: str | Path, unreadable: list[DroppedScene] | None = None) -> list[pystac.Item]:
+def load_items(
+    path: str | Path,
+    unreadable: list[DroppedScene] | None = None,
+    hrefs: HrefPolicy | None = None,
+) -> list[pystac.Item]:
     """Every item of a static catalog, with absolute asset hrefs, in a stable (id) order.
 
     An unreadable catalog file is an error naming it; an item (or sub-catalog) file that
     cannot be read is skipped with a warning and listed in ``unreadable``: one damaged file
-    among thousands costs its scene, not the run.
+    among thousands costs its scene, not the run. So is an item or child link that
+    ``hrefs`` refuses (default: the catalog's folder and public https hosts only): it is
+    never opened.
     """
     catalog_path = resolve_catalog_path(path)
+    if hrefs is None:
+        hrefs = HrefPolicy.build([catalog_path.parent])
     try:
         root = pystac.read_file(str(catalog_path))
     except Exception as e:  # pystac raises many types (JSON, STACTypeError, KeyError...)
@@ -82,7 +91,7 @@ def load_items(path: str | Path, unreadable: list[DroppedScene] | None = None) -
         items = [root]
     elif isinstance(root, pystac.Catalog):
         bad: list[DroppedScene] = [] if unreadable is None else unreadable
-        items = list(_walk(root, bad))
+        items = list(_walk(root, root, bad, hrefs))
         for drop in bad:
             log.warning("%s; that item is left out", drop.reason)
     else:
@@ -92,13 +101,26 @@ def load_items(path: str | Path, unreadable: list[DroppedScene] | None = None) -
     return items
 
 
-def _walk(catalog: pystac.Catalog, unreadable: list[DroppedScene]) -> Iterator[pystac.Item]:
-    """The items under ``catalog``, each link resolved on its own so a bad file costs one."""
-    root = catalog.get_root()
+def _walk(
+    catalog: pystac.Catalog,
+    root: pystac.Catalog,
+    unreadable: list[DroppedScene],
+    hrefs: HrefPolicy,
+) -> Iterator[pystac.Item]:
+    """The items under ``catalog``, each link resolved on its own so a bad file costs one.
+
+    ``root`` is the catalog the user named, never a ``root`` link read from a file (pystac
+    would fetch it wherever it points).
+    """
     for link in catalog.get_links():
         if link.rel not in (pystac.RelType.ITEM, pystac.RelType.CHILD):
             continue
         href = str(link.get_absolute_href() or link.href)
+        why = hrefs.refusal(href)
+        if why is not None:
+            reason = f"refused {link.rel} link {href} (catalog {catalog.id}): {why}"
+            unreadable.append(DroppedScene(href, reason, kind="refused_href"))
+            continue
         try:
             target = link.resolve_stac_object(root=root).target
         except Exception as e:  # JSON, STACTypeError, KeyError, OSError...
@@ -108,22 +130,34 @@ def _walk(catalog: pystac.Catalog, unreadable: list[DroppedScene]) -> Iterator[p
         if isinstance(target, pystac.Item):
             yield target
         elif isinstance(target, pystac.Catalog):
-            yield from _walk(target, unreadable)
+            yield from _walk(target, root, unreadable, hrefs)
 
 
 class StaticCatalog:
     """A static catalog on disk; its items are read once, then filtered in memory."""
 
-    def __init__(self, path: str | Path) -> None:
-        """``path``: the catalog.json or its folder; nothing is read before the first use."""
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        asset_roots: Sequence[Path] = (),
+        allow_hosts: Sequence[str] = (),
+    ) -> None:
+        """``path``: the catalog.json or its folder; nothing is read before the first use.
+
+        Hrefs (item links, assets) must lie in the catalog's folder or ``asset_roots``
+        (``--asset-root``), or be https URLs of public hosts or hosts of ``allow_hosts``
+        (``--allow-hosts``): see :mod:`exports.stac.hrefs`.
+        """
         self.path = resolve_catalog_path(path)
+        self.hrefs = HrefPolicy.build([self.path.parent, *asset_roots], allow_hosts)
         self._items: list[pystac.Item] | None = None
         self.unreadable: list[DroppedScene] = []  # item files skipped, with the reason
 
     def all_items(self) -> list[pystac.Item]:
         """Every item of the catalog, read on first use and kept: each batch filters in memory."""
         if self._items is None:
-            self._items = load_items(self.path, self.unreadable)
+            self._items = load_items(self.path, self.unreadable, self.hrefs)
         return self._items
 
     def items(self, bbox: BBox | None, year: int | None) -> Sequence[pystac.Item]:

@@ -26,10 +26,12 @@ from typing import Any
 
 import requests
 import tenacity
+from pystac import Link
 from pystac_client import Client
 from pystac_client.stac_api_io import StacApiIO
 
-from lucas.errors import ConfigError
+from exports.stac.hrefs import HrefPolicy
+from lucas.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +120,15 @@ def describe_error(e: BaseException) -> str:
 
 
 class RetryingStacApiIO(StacApiIO):
-    """pystac-client's I/O with bounded retries of transient failures around each request."""
+    """pystac-client's I/O with bounded retries of transient failures around each request,
+    and only to hosts ``hrefs`` allows: a ``next`` or ``search`` link of the API's answers
+    pointing elsewhere (another host, a local file) is refused, never fetched."""
 
     def __init__(
-        self, settings: HttpSettings, sleep: Callable[[float], None] | None = None
+        self,
+        settings: HttpSettings,
+        sleep: Callable[[float], None] | None = None,
+        hrefs: HrefPolicy | None = None,
     ) -> None:
         """urllib3's own retries are off: they would multiply the attempts of ``settings``."""
         super().__init__(
@@ -133,6 +140,12 @@ class RetryingStacApiIO(StacApiIO):
         self.requests_sent = 0
         self.retries = 0
         self._sleep = sleep or time.sleep
+        self.hrefs = hrefs
+
+    def read_text(self, source: Any, *args: Any, **kwargs: Any) -> str:
+        """pystac-client's read (a URL, a link, else a local file), after the href check."""
+        self._check(str(source.href if isinstance(source, Link) else source))
+        return str(super().read_text(source, *args, **kwargs))
 
     def request(
         self,
@@ -142,6 +155,7 @@ class RetryingStacApiIO(StacApiIO):
         parameters: dict[str, Any] | None = None,
     ) -> str:
         """pystac-client's request, retried here: urllib3 cannot retry a stalled body."""
+        self._check(href)
         s = self.settings
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(s.attempts),
@@ -153,6 +167,11 @@ class RetryingStacApiIO(StacApiIO):
             sleep=self._sleep,
         )
         return retrying(self._request_once, href, method, headers, parameters)
+
+    def _check(self, href: str) -> None:
+        why = self.hrefs.refusal(href) if self.hrefs is not None else None
+        if why is not None:
+            raise SourceError(f"STAC API request to {href} refused: {why}")
 
     def _request_once(
         self,
@@ -176,10 +195,13 @@ class RetryingStacApiIO(StacApiIO):
 
 
 def open_client(
-    url: str, settings: HttpSettings, sleep: Callable[[float], None] | None = None
+    url: str,
+    settings: HttpSettings,
+    sleep: Callable[[float], None] | None = None,
+    hrefs: HrefPolicy | None = None,
 ) -> tuple[Client, RetryingStacApiIO]:
     """The API's client (its landing page read, with retries) and the I/O it uses."""
-    io = RetryingStacApiIO(settings, sleep)
+    io = RetryingStacApiIO(settings, sleep, hrefs)
     timeout = (settings.connect_timeout_s, settings.read_timeout_s)
     client = Client.open(url, stac_io=io, timeout=timeout)
     return client, io

@@ -9,6 +9,7 @@ from typing import Any, Self
 
 from exports.registry import Scheduling
 from exports.source_options import coerce_path, coerce_text, known_values
+from lucas.errors import ConfigError
 
 DEFAULT_COLLECTION = "sentinel-2-l2a"
 
@@ -24,6 +25,17 @@ class StacOptions:
                 "https://earth-search.aws.element84.com/v1."})
     collection: str = field(default=DEFAULT_COLLECTION, metadata={
         "help": f"STAC API collection [default: {DEFAULT_COLLECTION}]."})
+    asset_root: tuple[Path, ...] = field(default=(), metadata={
+        "path": True, "multiple": True,
+        "help": "A folder outside the static catalog's own that its asset and item hrefs may "
+                "point into (repeatable or comma-separated) [default: the catalog's folder "
+                "only]."})
+    allow_hosts: tuple[str, ...] = field(default=(), metadata={
+        "multiple": True,
+        "help": "Hosts (HOST or HOST:PORT, repeatable or comma-separated) that items and assets "
+                "may be read from even over plain http or at a local or private address "
+                "[default: the STAC API's host, Earth Search's bucket, public https hosts; "
+                "link-local and metadata addresses are never read]."})
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], where: Callable[[str], str]) -> Self:
@@ -38,10 +50,17 @@ class StacOptions:
             kept["stac_url"] = STAC_URL_ALIASES.get(url.lower(), url)
         if "collection" in kept:
             kept["collection"] = coerce_text(kept["collection"], "collection", where)
+        if "asset_root" in kept:
+            kept["asset_root"] = tuple(coerce_path(v, "asset_root", where)
+                                       for v in _several(kept["asset_root"], "asset_root", where))
+        if "allow_hosts" in kept:
+            kept["allow_hosts"] = _hosts(_several(kept["allow_hosts"], "allow_hosts", where),
+                                         where)
         return cls(**kept)
 
     def hash_fields(self) -> dict[str, Any]:
-        """Where the scenes come from (a catalog by absolute path, an API by URL)."""
+        """Where the scenes come from (a catalog by absolute path, an API by URL); the href
+        policy (asset_root, allow_hosts) only refuses reads, it changes no pixel."""
         return {
             "catalog": str(self.catalog.resolve()) if self.catalog else None,
             "stac_url": self.stac_url,
@@ -59,5 +78,33 @@ class StacOptions:
 
     def scheduling(self) -> Scheduling:
         """Reads are local or HTTP range reads: processes and Dask workers scale them."""
-        return Scheduling(worker_inputs=(str(self.catalog),) if self.catalog else ())
+        roots = tuple(str(r) for r in self.asset_root)
+        return Scheduling(worker_inputs=(str(self.catalog), *roots) if self.catalog else ())
+
+
+def _several(value: Any, key: str, where: Callable[[str], str]) -> list[Any]:
+    """A list from a list (TOML), a tuple (a repeated flag) or comma-separated text."""
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, str):
+            out.extend(part.strip() for part in item.split(",") if part.strip())
+        elif isinstance(item, Path):
+            out.append(item)
+        else:
+            raise ConfigError(f"{where(key)}: invalid value {item!r} for '{key}'")
+    return out
+
+
+def _hosts(values: list[Any], where: Callable[[str], str]) -> tuple[str, ...]:
+    """Host entries, each checked now so a typo is one clear line, not a refused scene."""
+    from exports.stac.hrefs import parse_host
+
+    for value in values:
+        try:
+            parse_host(str(value))
+        except ValueError as e:
+            raise ConfigError(f"{where('allow_hosts')}: {e}; give HOST or HOST:PORT, e.g. "
+                              "--allow-hosts 127.0.0.1:8080") from e
+    return tuple(str(v) for v in values)
 

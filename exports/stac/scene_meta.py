@@ -18,6 +18,7 @@ from typing import Any
 import pystac
 
 from exports.source import EARTH_SEARCH_KEYS, Scene
+from exports.stac.hrefs import HrefPolicy
 from lucas.errors import InputFormatError
 
 MetaNotes = Counter[str]  # fallback name -> number of items that used it
@@ -38,8 +39,15 @@ class SceneMetadataError(InputFormatError):
     """An item lacks a property the select stage cannot do without (a "bad metadata" drop)."""
 
 
-def scene_from_item(item: pystac.Item, notes: MetaNotes | None = None) -> Scene:
-    """Describe one STAC item as a Scene; raises SceneMetadataError naming the missing property."""
+class RefusedHrefError(SceneMetadataError):
+    """An asset href the run's :class:`HrefPolicy` refuses (a "refused_href" drop)."""
+
+
+def scene_from_item(
+    item: pystac.Item, notes: MetaNotes | None = None, hrefs: HrefPolicy | None = None
+) -> Scene:
+    """Describe one STAC item as a Scene; raises SceneMetadataError naming the missing
+    property (RefusedHrefError: an asset href that ``hrefs`` refuses)."""
     props = item.properties
     notes = notes if notes is not None else Counter()
     acquired = _acquired(item)
@@ -55,7 +63,7 @@ def scene_from_item(item: pystac.Item, notes: MetaNotes | None = None) -> Scene:
         epsg=_epsg(item, tile),
         cloud_cover=_percent(item, "eo:cloud_cover"),
         nodata_percent=_percent(item, "s2:nodata_pixel_percentage"),
-        assets=band_assets(item),
+        assets=band_assets(item, hrefs),
         boa_offset=boa_offset(props, notes),
     )
 
@@ -116,14 +124,23 @@ def processing_baseline(props: Mapping[str, Any]) -> tuple[int, int] | None:
     return None
 
 
-def band_assets(item: pystac.Item) -> dict[str, str]:
-    """Band name -> absolute href: Earth Search keys, else keys named like the band (B04, B4)."""
+def band_assets(item: pystac.Item, hrefs: HrefPolicy | None = None) -> dict[str, str]:
+    """Band name -> absolute href: Earth Search keys, else keys named like the band (B04, B4).
+
+    With ``hrefs``, an href it refuses (outside the catalog, a host not allowed) raises
+    RefusedHrefError naming the item, the asset, the href and the flag that allows it.
+    """
     out: dict[str, str] = {}
     for band, es_key in EARTH_SEARCH_KEYS.items():
         for key in (es_key, *band_key_aliases(band)):
             asset = item.assets.get(key)
             if asset is not None:
-                out[band] = asset.get_absolute_href() or asset.href
+                href = asset.get_absolute_href() or asset.href
+                why = hrefs.refusal(href) if hrefs is not None else None
+                if why is not None:
+                    raise RefusedHrefError(f"item {item.id}: asset {key} href {href} "
+                                           f"refused: {why}")
+                out[band] = href
                 break
     return out
 

@@ -37,7 +37,13 @@ from exports.source import (
     SceneFilter,
     SceneSelection,
 )
-from exports.stac.scene_meta import MetaNotes, SceneMetadataError, scene_from_item
+from exports.stac.hrefs import HrefPolicy
+from exports.stac.scene_meta import (
+    MetaNotes,
+    RefusedHrefError,
+    SceneMetadataError,
+    scene_from_item,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +58,21 @@ class CatalogScene:
     scene: Scene | None
     footprint: shapely.Geometry | None  # WGS84
     error: str | None = None  # why scene or footprint is missing ("bad metadata: ...")
+    error_kind: str = "bad_metadata"  # the DroppedScene kind of ``error``
 
 
-def describe_items(items: Iterable[pystac.Item]) -> list[CatalogScene]:
-    """Parse items once (sources cache the result); metadata fallbacks are logged here."""
+def describe_items(
+    items: Iterable[pystac.Item], hrefs: HrefPolicy | None = None
+) -> list[CatalogScene]:
+    """Parse items once (sources cache the result); metadata fallbacks are logged here, and
+    each item whose asset href ``hrefs`` refuses (it is dropped as "refused_href")."""
     notes: MetaNotes = Counter()
-    out = [_describe(item, notes) for item in items]
+    out = [_describe(item, notes, hrefs) for item in items]
     for what, n in sorted(notes.items()):
         log.warning("%d of %d item(s): %s", n, len(out), what)
+    for d in out:
+        if d.error_kind == "refused_href":
+            log.warning("%s; the scene is left out", d.error)
     return out
 
 
@@ -119,7 +132,7 @@ def drop_reason(
 ) -> Drop | None:
     """Why an item may serve no point at all (bad metadata, a scene filter), or None."""
     if described.scene is None:
-        return "bad_metadata", described.error or "bad metadata"
+        return described.error_kind, described.error or "bad metadata"
     return filter_reason(described.scene, year, scene_filter, bands)
 
 
@@ -141,7 +154,7 @@ def point_buffers(points: Sequence[PointRequest], buffer_m: float) -> np.ndarray
     return out
 
 
-def _describe(item: pystac.Item, notes: MetaNotes) -> CatalogScene:
+def _describe(item: pystac.Item, notes: MetaNotes, hrefs: HrefPolicy | None) -> CatalogScene:
     try:
         footprint = shape(item.geometry) if item.geometry else None
     except (ValueError, TypeError, AttributeError, KeyError) as e:
@@ -149,7 +162,9 @@ def _describe(item: pystac.Item, notes: MetaNotes) -> CatalogScene:
     if footprint is None or footprint.is_empty:
         return CatalogScene(item.id, None, None, f"bad metadata: item {item.id}: no geometry")
     try:
-        scene = scene_from_item(item, notes)
+        scene = scene_from_item(item, notes, hrefs)
+    except RefusedHrefError as e:
+        return CatalogScene(item.id, None, footprint, str(e), error_kind="refused_href")
     except SceneMetadataError as e:
         return CatalogScene(item.id, None, footprint, f"bad metadata: {e}")
     return CatalogScene(item.id, scene, footprint)

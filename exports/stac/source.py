@@ -32,6 +32,7 @@ from exports.source import (
     band_dtype,
 )
 from exports.stac.catalog import BBox, ItemDiscovery, PointDiscovery, StaticCatalog
+from exports.stac.hrefs import HrefPolicy
 from exports.stac.select import CatalogScene, describe_items, select_scenes
 from exports.stac.window_read import read_scene
 from exports.stack import ScenePatch, assemble_stack
@@ -58,6 +59,8 @@ class StacSource:
             band_dtype(bands)  # reject unknown band names early
             self.bands = tuple(b for b in ALL_BANDS if b in bands)
         self.gdal_options = dict(gdal_options or {})
+        # Where hrefs may point (exports.stac.hrefs); a discovery without one checks none.
+        self.hrefs: HrefPolicy | None = getattr(discovery, "hrefs", None)
         self._described: dict[str, CatalogScene] = {}
 
     @classmethod
@@ -66,9 +69,14 @@ class StacSource:
         path: str | Path,
         bands: Sequence[str] | None = None,
         gdal_options: Mapping[str, str | int] | None = None,
+        *,
+        asset_roots: Sequence[Path] = (),
+        allow_hosts: Sequence[str] = (),
     ) -> StacSource:
-        """A source over a static catalog: ``path`` is its catalog.json or the folder."""
-        return cls(StaticCatalog(path), bands=bands, gdal_options=gdal_options)
+        """A source over a static catalog: ``path`` is its catalog.json or the folder; its
+        hrefs must lie in that folder or ``asset_roots``, or on hosts the policy allows."""
+        discovery = StaticCatalog(path, asset_roots=asset_roots, allow_hosts=allow_hosts)
+        return cls(discovery, bands=bands, gdal_options=gdal_options)
 
     def find_scenes(
         self, points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
@@ -78,7 +86,7 @@ class StacSource:
             return SceneSelection(scenes={})
         items = self._candidates(points, year, scene_filter)
         new = [it for it in items if it.id not in self._described]
-        for described in describe_items(new):
+        for described in describe_items(new, self.hrefs):
             self._described[described.item_id] = described
         catalog = [self._described[it.id] for it in items]
         selection = select_scenes(points, catalog, year, scene_filter, self.bands)
@@ -133,7 +141,7 @@ class StacSource:
         grids = {pid: state.points[pid].grid for pid in live}
         try:
             with gdal_env(**self.gdal_options):
-                read = read_scene(scene, bands, grids)
+                read = read_scene(scene, bands, grids, self.hrefs)
         except Exception as e:  # a bug or an unforeseen library error: fail these points only
             log.exception("unexpected error reading scene %s", scene.scene_id)
             for pid in live:

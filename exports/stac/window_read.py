@@ -29,7 +29,9 @@ from rasterio.windows import Window
 
 from exports.grid import PatchGrid
 from exports.source import Scene, band_dtype
+from exports.stac.hrefs import HrefPolicy
 from exports.stac.window import (
+    AssetMismatch,
     asset_mismatch,
     can_gather,
     finish_patch,
@@ -55,10 +57,17 @@ class SceneRead:
     errors: dict[int, SceneReadError] = field(default_factory=dict)  # pid -> why
 
 
-def read_scene(scene: Scene, bands: Sequence[str], grids: Mapping[int, PatchGrid]) -> SceneRead:
+def read_scene(
+    scene: Scene,
+    bands: Sequence[str],
+    grids: Mapping[int, PatchGrid],
+    hrefs: HrefPolicy | None = None,
+) -> SceneRead:
     """Every requested band of ``scene`` on every point's grid, each asset opened once.
 
     A read error costs only the points it hit (a failed open: every point of the scene).
+    An href that ``hrefs`` refuses is never opened (scenes may come from a ledger written
+    before the policy or under another one): a "refused_href" error for every point.
     """
     result = SceneRead(patches={pid: {} for pid in grids})
     dtypes = band_dtype(bands)
@@ -69,6 +78,12 @@ def read_scene(scene: Scene, bands: Sequence[str], grids: Mapping[int, PatchGrid
         href = scene.assets.get(band)
         if href is None:
             err = SceneReadError(f"missing asset for band {band} (item {scene.scene_id})")
+            result.errors.update(dict.fromkeys(todo, err))
+            continue
+        why = hrefs.refusal(href) if hrefs is not None else None
+        if why is not None:
+            err = AssetMismatch(f"item {scene.scene_id}: asset href {href} (band {band}) "
+                                f"refused: {why}", "refused_href")
             result.errors.update(dict.fromkeys(todo, err))
             continue
         offset = 0 if band == "SCL" else scene.boa_offset

@@ -85,7 +85,7 @@ def test_a_source_table_refuses_keys_of_other_sources(tmp_path: Path) -> None:
     cfg_file = tmp_path / "etl.toml"
     cfg_file.write_text('[run]\nout = "o"\n[run.stac]\nmode = "batch"\n')
     with pytest.raises(ConfigError, match=r"\[run\.stac\]: unknown key 'mode'; valid keys: "
-                       r"catalog, collection, stac_url"):
+                       r"allow_hosts, asset_root, catalog, collection, stac_url"):
         load_toml(cfg_file)
 
 
