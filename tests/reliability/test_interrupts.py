@@ -27,6 +27,7 @@ from pipeline.demo import DemoArchive
 from pipeline.ledger import DONE, LEDGER_NAME, Ledger
 from pipeline.points import point_key
 from tests.pipeline.conftest import run_args
+from tests.pipeline.h5compare import assert_same_content
 from tests.reliability.checks import HARNESS, assert_finished_like_reference, temp_files
 
 
@@ -99,6 +100,29 @@ def test_second_run_on_the_same_folder_is_refused_naming_the_holder(
     finally:
         holder.kill()
     assert_finished_like_reference(out, demo, reference)
+
+
+@pytest.mark.slow
+def test_deleting_the_lock_file_does_not_let_a_second_run_in(
+    demo: DemoArchive, reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    args = run_args(demo, out)
+    holder = Paused("record:select:after#1", tmp_path / "paused", args)
+    try:
+        (out / ".etl.lock").unlink()  # a user tidying up, or a cleaning script
+        second = CliRunner().invoke(main, args)
+        assert second.exit_code == 2, second.output
+        text = " ".join(second.output.split())
+        assert f"another etl process (pid {holder.proc.pid}) is working on {out}" in text
+        assert "Traceback" not in second.output
+        assert not (out / ".etl.lock").exists(), "the refused run took the lock over"
+        holder.marker.unlink()
+        code, _, err = holder.finish()
+        assert code == 0, err[-3000:]
+    finally:
+        holder.kill()
+    assert_same_content(out / "2018" / "AT.h5", reference)
 
 
 @pytest.mark.slow
