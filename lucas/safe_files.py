@@ -20,6 +20,18 @@ from lucas.errors import LedgerError, OutputError
 
 LOCK_NAME = ".etl.lock"
 
+_rename_guard: Callable[[], None] | None = None
+
+
+def set_rename_guard(guard: Callable[[], None] | None) -> None:
+    """Call ``guard`` right before every rename into place this process makes.
+
+    A worker process installs one that exits once its coordinator is gone, so an orphaned
+    worker never makes a file visible in a folder another run may own by now.
+    """
+    global _rename_guard
+    _rename_guard = guard
+
 
 def atomic_write(
     target: Path, write: Callable[[Path], object], hint: str = "check free space and permissions"
@@ -69,6 +81,8 @@ def replace_together(renames: Sequence[tuple[Path, Path]], *, sync_folder: bool 
     try:
         for tmp, _ in renames:
             fsync_file(tmp)
+        if _rename_guard is not None:
+            _rename_guard()
         for tmp, target in renames:
             os.replace(tmp, target)
         if sync_folder:
