@@ -20,6 +20,18 @@ from lucas.errors import LedgerError, OutputError
 
 LOCK_NAME = ".etl.lock"
 
+_rename_guard: Callable[[], None] | None = None
+
+
+def set_rename_guard(guard: Callable[[], None] | None) -> None:
+    """Call ``guard`` right before every rename into place this process makes.
+
+    A worker process installs one that exits once its coordinator is gone, so an orphaned
+    worker never makes a file visible in a folder another run may own by now.
+    """
+    global _rename_guard
+    _rename_guard = guard
+
 
 def atomic_write(
     target: Path, write: Callable[[Path], object], hint: str = "check free space and permissions"
@@ -69,6 +81,8 @@ def replace_together(renames: Sequence[tuple[Path, Path]], *, sync_folder: bool 
     try:
         for tmp, _ in renames:
             fsync_file(tmp)
+        if _rename_guard is not None:
+            _rename_guard()
         for tmp, target in renames:
             os.replace(tmp, target)
         if sync_folder:
@@ -116,35 +130,55 @@ class OutputLock:
     """Exclusive lock on an output folder, held for the duration of a run.
 
     ``fcntl.flock`` is released by the kernel when the holder exits for any reason (kill -9,
-    power loss), so a crashed run never leaves a stale lock behind; the pid written into the
-    file is only there to name the holder in the error message.
+    power loss), so a crashed run never leaves a stale lock behind. The lock is on the
+    folder itself, which cannot be deleted from under a run (a lock file can: a second run
+    would then lock a new file and get in); ``.etl.lock`` is locked too (what older
+    versions lock) and holds the pid that names the holder in the error message.
     """
 
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / LOCK_NAME
-        self._fd: int | None = None
+        self._fds: list[int] = []
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self._take(os.open(folder, os.O_RDONLY | os.O_DIRECTORY), folder)
+            self._take(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644), folder)
+        except BaseException:
+            self.release()
+            raise
+        os.ftruncate(self._fds[-1], 0)
+        os.pwrite(self._fds[-1], f"{os.getpid()}\n".encode(), 0)
+
+    def _take(self, fd: int, folder: Path) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise LedgerError(
-                f"another etl process (pid {holder}) is working on {self.path.parent}; "
+                f"another etl process (pid {self._holder(folder)}) is working on {folder}; "
                 "wait for it to finish or stop it, or use another --out"
             ) from e
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
+        except OSError:  # a filesystem that cannot lock folders (NFS): the lock file only
+            os.close(fd)
+            return
+        self._fds.append(fd)
+
+    def _holder(self, folder: Path) -> str:
+        """The pid in the lock file, else the kernel's record of the folder's lock."""
+        try:
+            pid = self.path.read_text(errors="replace").strip()
+        except OSError:
+            pid = ""
+        return pid or flock_holder(folder) or "unknown"
 
     def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        for fd in reversed(self._fds):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        self._fds = []
 
     def __enter__(self) -> OutputLock:
         self.acquire()
@@ -157,3 +191,18 @@ class OutputLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def flock_holder(path: Path) -> str:
+    """The pid holding a ``flock`` on ``path`` according to ``/proc/locks`` (Linux), or ''."""
+    try:
+        st = os.stat(path)
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return ""
+    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in locks.splitlines():
+        fields = line.split()  # id: FLOCK ADVISORY WRITE pid maj:min:inode start end
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == wanted:
+            return fields[4]
+    return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from pipeline.cli.options import (
     work_options,
 )
 from pipeline.cli.render import RichProgress, print_run
+from pipeline.interrupt import stop_signal
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports after Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what batch schedulers expect of a pre-empted job
 
 
 @click.command()
@@ -30,7 +33,8 @@ def run(config_path: Path | None, **flags: Any) -> None:
     """Ingest → select → export → pack: write OUT/<year>/<CC>.h5.
 
     Re-running continues from the ledger after any interruption; re-running after success
-    does nothing. Exit code 1 when any point failed (see `etl status`), 130 on Ctrl-C.
+    does nothing. Exit code 1 when any point failed (see `etl status`), 130 on Ctrl-C, 143
+    on SIGTERM (both stop after the work in flight; run again to resume).
     """
     cfg = config_from_flags(config_path, **flags)
     from pipeline.run import run as run_pipeline
@@ -49,11 +53,12 @@ def run(config_path: Path | None, **flags: Any) -> None:
         return
     print_run(summary)
     if summary.interrupted:
+        terminated = stop_signal() == signal.SIGTERM
         err_console.print(
-            "[yellow]Interrupted.[/] Work done so far is saved in the ledger; run the same "
-            "command again to resume."
+            f"[yellow]{'Terminated (SIGTERM)' if terminated else 'Interrupted'}.[/] Work done "
+            "so far is saved in the ledger; run the same command again to resume."
         )
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     if summary.failed:
         err_console.print(
             f"[red]{summary.failed} unit(s) failed.[/] See `etl status --out {cfg.out}`; "

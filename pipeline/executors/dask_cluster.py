@@ -100,9 +100,11 @@ def dask_client(
                 silence_logs=logging.ERROR,  # in the worker processes: errors only
             )
         client = Client(cluster)
-        # Ctrl-C reaches the whole process group; this process decides when to stop (as the
-        # process pool's workers do), instead of workers dying with tracebacks mid-task.
-        client.run(_ignore_sigint)
+        # Ctrl-C (and a batch scheduler's SIGTERM) reaches the whole process group; this
+        # process decides when to stop (as the process pool's workers do), instead of workers
+        # dying with tracebacks mid-task. They exit with this process however it ends
+        # (distributed ties each worker process to its nanny, which lives in this process).
+        client.run(_ignore_stop_signals)
     else:
         try:
             client = Client(spec.address, timeout=CONNECT_TIMEOUT_S)
@@ -136,9 +138,10 @@ def _wait_for_workers(client: Any, spec: SchedulerSpec, stop: Callable[[], bool]
         time.sleep(1.0)
 
 
-def _ignore_sigint() -> None:
+def _ignore_stop_signals() -> None:
     """Runs in each local worker's main thread (``Client.run`` runs it in the event loop)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def check_shared_folder(client: Any, probe: Path, inputs: Sequence[str]) -> None:

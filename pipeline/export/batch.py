@@ -7,7 +7,6 @@ coordinating process mark it done in the ledger (:mod:`pipeline.export.record`).
 from __future__ import annotations
 
 import logging
-import signal
 from collections.abc import Iterator
 
 from exports.source import ImagerySource, PointFailure, PointStack
@@ -65,9 +64,9 @@ _WORKER_SOURCE: ImagerySource | None = None
 
 
 def init_worker(cfg: RunConfig) -> None:
-    """Build the worker's source once; Ctrl-C is the coordinator's to handle."""
+    """Build the worker's source once (signals and the coordinator's death are handled
+    for every worker by :func:`pipeline.executors.pool.start_worker`)."""
     global _WORKER_SOURCE
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
     _WORKER_SOURCE = make_source(cfg)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import multiprocessing as mp
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -74,3 +77,28 @@ def test_second_run_on_same_folder_is_refused_with_holder_pid(tmp_path: Path) ->
     # The kernel releases the lock of a killed process: no stale lock.
     with OutputLock(tmp_path):
         assert (tmp_path / ".etl.lock").read_text().strip() == str(os.getpid())
+
+
+def test_lock_holds_when_its_file_is_deleted_and_still_names_the_holder(tmp_path: Path) -> None:
+    with OutputLock(tmp_path):
+        (tmp_path / ".etl.lock").unlink()
+        with pytest.raises(LedgerError, match=f"pid {os.getpid()}"):  # from /proc/locks
+            OutputLock(tmp_path).acquire()
+        assert not (tmp_path / ".etl.lock").exists()
+
+
+def test_lock_falls_back_to_the_file_where_folders_cannot_be_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_flock = fcntl.flock
+
+    def no_folder_locks(fd: int, op: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EBADF, "Bad file descriptor")  # NFS: flock of a folder
+        real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", no_folder_locks)
+    with OutputLock(tmp_path), pytest.raises(LedgerError, match=f"pid {os.getpid()}"):
+        OutputLock(tmp_path).acquire()
+    with OutputLock(tmp_path):
+        pass
