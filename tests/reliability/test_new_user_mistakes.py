@@ -1,5 +1,5 @@
 """A new user's mistakes: each gives one clear line naming the fix, exit code 2, no traceback,
-and leaves nothing behind (issue 14, points 12, 13 and 17).
+and leaves nothing behind (issue 14, points 12, 13, 15 and 17).
 
 Through the CLI on the tiny demo archive; the mounts (a read-only disk, a read-only ledger)
 need root and are skipped with the reason where mounting is not permitted.
@@ -171,6 +171,27 @@ def test_ledger_errors_are_told_apart(message: str, advice: str) -> None:
     text = str(ledger_error(Path("o/ledger.sqlite"), sqlite3.DatabaseError(message)))
     assert advice in text and "o/ledger.sqlite" in text
     assert ("move it away" in text) == (message == "file is not a database")
+
+
+# --- point 15: flags of another source ---------------------------------------------------
+
+
+def test_a_flag_of_another_source_is_refused(demo: DemoArchive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _one_clear_line(_etl(*run_args(demo, out), "--mode", "batch"),
+                    "flag --mode applies to --source gee, not stac: drop it")
+    _one_clear_line(_etl("run", "--country", "AT", "--source", "gee", "--project", "p",
+                         "--catalog", str(demo.catalog_path), "--out", str(out)),
+                    "flag --catalog applies to --source stac, not gee: drop it")
+    assert not out.exists()
+
+
+def test_a_flat_config_key_of_another_source_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "etl.toml"
+    cfg.write_text('[run]\nout = "o"\ncountry = "AT"\ngcs_bucket = "b"\n')
+    _one_clear_line(_etl("run", "--config", str(cfg)),
+                    f"config file {cfg}, key 'gcs_bucket' applies to --source gee, not stac "
+                    "(the default)")
 
 
 # --- point 17: every input checked before anything is written ----------------------------
