@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from benchmark.composites import DEFAULT_MASK_CLASSES
+from benchmark.legend_apply import ACCEPTED as LEGENDS
 from benchmark.models.registry import list_models
-from lucas.errors import EtlError
 
 DEFAULT_CACHE = Path.home() / ".cache" / "sen4map-etl" / "composites"
 
@@ -84,7 +84,7 @@ def _summary(metrics: dict[str, Any]) -> None:
 @click.option("--countries", default=None,
               help="Comma-separated country codes (default: all files).")
 @click.option("--legend", default="landcover", show_default=True,
-              help="landcover | crops | PATH.toml (LC1 code → class).")
+              help=f"{LEGENDS} (LC1 code → class).")
 @click.option("--models", cls=_ModelsOption, show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Report folder (metrics.json, report.md, PNGs).")
@@ -120,26 +120,26 @@ def benchmark(
 ) -> None:
     """Composites → legend → split → models → metrics report (paper Tables III–V)."""
     from benchmark.config import BenchmarkConfig
+    from benchmark.legend_apply import load as load_legend
     from benchmark.params import TrainParams
     from benchmark.run import run
 
     _setup_logging()
-    try:
-        cfg = BenchmarkConfig(
-            data_dir=data_dir,
-            out_dir=out_dir,
-            legend=legend,
-            countries=tuple(c.upper() for c in _csv(countries)) if countries else None,
-            models=_csv(models),
-            split_keys=split_keys,
-            mask_classes=_ints(mask_classes),
-            cache_dir=cache_dir,
-            train=TrainParams(epochs=epochs, batch_size=batch_size, device=device, seed=seed),
-        )
-        metrics = run(cfg, progress=lambda message: click.echo(f"· {message}", err=True),
-                      force=force)
-    except EtlError as e:
-        raise click.ClickException(str(e)) from e
+    # Bad input raises an EtlError: the etl group prints it as one line, exit code 2.
+    legend_obj = load_legend(legend)  # before the report folder is created
+    cfg = BenchmarkConfig(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        legend=legend,
+        countries=tuple(c.upper() for c in _csv(countries)) if countries else None,
+        models=_csv(models),
+        split_keys=split_keys,
+        mask_classes=_ints(mask_classes),
+        cache_dir=cache_dir,
+        train=TrainParams(epochs=epochs, batch_size=batch_size, device=device, seed=seed),
+    )
+    metrics = run(cfg, legend=legend_obj, force=force,
+                  progress=lambda message: click.echo(f"· {message}", err=True))
     _summary(metrics)
     if metrics["failed"]:
         raise click.ClickException(f"model(s) failed: {', '.join(metrics['failed'])}")

@@ -47,6 +47,8 @@ class Labels:
 
 # Short names the CLI accepts for the paper's legends (lucas.legend's built-in names).
 ALIASES = {"landcover": "sen4map-landcover", "crops": "sen4map-crop"}
+# What ``--legend`` takes, in its help and in its errors alike.
+ACCEPTED = f"{' | '.join(ALIASES)} | PATH.toml"
 
 
 def load(name_or_path: str) -> LegendLike:
@@ -55,6 +57,9 @@ def load(name_or_path: str) -> LegendLike:
     from lucas.legend import BUILTIN, load_legend
 
     name = ALIASES.get(name_or_path.strip().lower(), name_or_path)
+    if name not in BUILTIN and not Path(name).is_file():
+        raise ConfigError(f"benchmark --legend {name_or_path}: no such legend name or file; "
+                          f"choose {ACCEPTED} (a TOML file of LC1 code → class)")
     try:
         return load_legend(name if name in BUILTIN else Path(name))
     except OSError as e:

@@ -115,6 +115,11 @@ class SourceOptions(Protocol):
         """Coerce and validate config values; errors name ``where(key)`` (file or flag)."""
         ...
 
+    def check_inputs(self) -> None:
+        """Cheap checks of the source's inputs (files exist and parse, required settings),
+        run before anything is written; a ConfigError or InputFormatError names the fix."""
+        ...
+
     def hash_fields(self) -> dict[str, Any]:
         """The fields that decide the output's content, for the run's output hash."""
         ...
@@ -153,6 +158,13 @@ class SourceSpec:
         make: Callable[[Any, SourceContext], ImagerySource] = getattr(
             importlib.import_module(module), function)
         return make(options, context)
+
+    def check_inputs(self, options: SourceOptions) -> None:
+        """The options' :meth:`SourceOptions.check_inputs` (a plug-in's options class
+        written before the method existed is simply not pre-checked)."""
+        check = getattr(options, "check_inputs", None)
+        if check is not None:
+            check()
 
     def option_fields(self) -> tuple[Field[Any], ...]:
         """The options' dataclass fields (metadata: ``help``, ``choices``, ``path``)."""

@@ -119,8 +119,7 @@ def detect_format(header: Sequence[str], path: Path) -> TableFormat:
         f"{path}: the header is not one of a LUCAS table ({len(header)} columns: {shown}). "
         f"Closest format: {closest.name} ({closest.title}), which lacks the required "
         f"column(s) {', '.join(missing)}{also if others else ''}. Pass a LUCAS table, or "
-        "name its format with "
-        f"fmt= / --format ({', '.join(formats())})."
+        f"name its format with --lucas-format ({', '.join(formats())})."
     )
 
 

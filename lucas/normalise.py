@@ -20,6 +20,7 @@ Decoding (see ``lucas/README.md`` for the full mapping):
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass, field
 
@@ -38,6 +39,7 @@ from lucas.columns import (
     strict_typing,
     typed_columns,
 )
+from lucas.errors import InputFormatError
 from lucas.formats import EUROSTAT2018, GEO_COLUMN, LUCAS2022, TableFormat
 from lucas.location import grid_latlon, parse_geojson_points
 from lucas.reader import RawTable
@@ -163,6 +165,31 @@ def _add_labels(df: pd.DataFrame) -> list[str]:
     return added
 
 
+_COORDINATE_PAIRS = (("th_lat", "th_long"), ("TH_LAT", "TH_LONG"), ("POINT_LAT", "POINT_LONG"))
+
+
+def _check_coordinate_pair(raw: RawTable, renames: dict[str, str]) -> None:
+    """Refuse a header with one theoretical coordinate but not the other (a typo, most often).
+
+    Why: without this, the missing one would be derived from POINT_ID next to the present
+    one and pandas fails deep inside ("cannot insert th_long, already exists").
+    """
+    columns = {renames.get(c, c): c for c in raw.header}  # harmonised name → the table's
+    present = [c for c in ("th_lat", "th_long") if c in columns]
+    if len(present) != 1:
+        return
+    missing = "th_long" if present[0] == "th_lat" else "th_lat"
+    have = columns[present[0]]
+    want = next((pair[1] if have == pair[0] else pair[0] for pair in _COORDINATE_PAIRS
+                 if have in pair), missing)
+    close = difflib.get_close_matches(want, raw.header, n=1, cutoff=0.6)
+    hint = f" ({close[0]} looks like a typo of it)" if close else ""
+    raise InputFormatError(
+        f"{raw.path}: the header has {have} but no {want}{hint}; fix the header: a table "
+        "needs both theoretical coordinates, or neither (then they are derived from POINT_ID)"
+    )
+
+
 def _theoretical_coordinates(
     df: pd.DataFrame, point_ok: pd.Series, warnings: list[str]
 ) -> tuple[str, pd.Series]:
@@ -233,7 +260,9 @@ def normalise(raw: RawTable, fmt: TableFormat) -> Normalised:
     if missing:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         warnings.append(f"{len(missing)} column(s) of the {fmt.name} layout absent: {shown}")
-    df = raw.frame.rename(columns=rename_map(fmt.name, raw.header))
+    renames = rename_map(fmt.name, raw.header)
+    _check_coordinate_pair(raw, renames)
+    df = raw.frame.rename(columns=renames)
     df.index = pd.RangeIndex(len(df))
 
     raw_pid = _text(df["point_id"])

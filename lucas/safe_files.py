@@ -9,6 +9,7 @@ readers see the old file or the new one, never a mix.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
@@ -126,6 +127,53 @@ def atomic_write_text(target: Path, text: str, hint: str = "check free space and
     return atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"), hint)
 
 
+def _first_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (what a ``mkdir -p`` would write into)."""
+    here = path.absolute()
+    while not os.path.lexists(here) and here != here.parent:
+        here = here.parent
+    return here
+
+
+def folder_problem(folder: Path, error: OSError | None = None, flag: str = "--out") -> str | None:
+    """Why ``folder`` cannot be created or written (naming the path and the fix), or None.
+
+    Without ``error`` it only looks (nothing is written): the nearest existing part of the
+    path must be a folder this process may write in. With ``error`` (a failed mkdir or
+    open) it explains that error.
+    """
+    base = _first_existing(folder)
+    code = error.errno if error is not None else None
+    if code == errno.ENOTDIR or (base.exists() and not base.is_dir()):
+        return (f"{flag} {folder}: {base} is a file, not a folder; choose another {flag} "
+                "or move the file away")
+    if code == errno.EROFS or (code is None and _read_only_fs(base)):
+        return (f"{flag} {folder}: {base} is on a read-only file system; choose an {flag} "
+                "on a writable disk")
+    if code in (errno.EACCES, errno.EPERM) or (code is None and not os.access(
+            base, os.W_OK | os.X_OK)):
+        return (f"{flag} {folder}: no permission to write in {base}; choose an {flag} you "
+                f"can write to, or make it writable (chmod u+w {base})")
+    if error is not None:
+        return f"{flag} {folder}: cannot write there ({error.strerror or error}); check free " \
+               "space and permissions"
+    return None
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def check_output_folder(folder: Path, flag: str = "--out") -> None:
+    """Raise :class:`OutputError` when ``folder`` cannot be written, before anything is."""
+    problem = folder_problem(folder, flag=flag)
+    if problem:
+        raise OutputError(problem)
+
+
 class OutputLock:
     """Exclusive lock on an output folder, held for the duration of a run.
 
@@ -142,10 +190,18 @@ class OutputLock:
 
     def acquire(self) -> None:
         folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
         try:
-            self._take(os.open(folder, os.O_RDONLY | os.O_DIRECTORY), folder)
-            self._take(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644), folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            raise OutputError(folder_problem(folder, e) or str(e)) from e
+        try:
+            self._take(folder_fd, folder)
+            try:
+                file_fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise OutputError(folder_problem(folder, e) or str(e)) from e
+            self._take(file_fd, folder)
         except BaseException:
             self.release()
             raise

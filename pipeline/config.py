@@ -112,9 +112,15 @@ _BOOL_KEYS = {"force", "retry_failed", "fail_fast"}
 _ALIASES = {"country": "countries"}  # the flag's name works in the file too
 
 
+TABLE_SEP = "."  # load_toml's key of a source table's value: "<source>.<key>"
+
+
 def load_toml(path: Path) -> dict[str, Any]:
     """Read a config file; keys may sit at the top level or under ``[run]``, and a source's
-    own keys also under ``[run.<source>]`` (e.g. ``[run.stac] catalog = "…"``)."""
+    own keys also under ``[run.<source>]`` (e.g. ``[run.stac] catalog = "…"``).
+
+    A source table's keys come back as ``"<source>.<key>"``: :func:`build_config` uses the
+    table of the chosen source and ignores the others (kept in the file for later use)."""
     try:
         with path.open("rb") as f:
             raw = tomllib.load(f)
@@ -127,15 +133,20 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: [run] must be a table")
     out = {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
     for name in list_sources():
-        out.update(_source_table(path, name, table.get(name), out))
+        tabled = _source_table(path, name, table.get(name), out)
+        out.update({f"{name}{TABLE_SEP}{k}": v for k, v in tabled.items()})
     for alias, key in _ALIASES.items():
         if alias in out:
             out[key] = out.pop(alias)
-    for key in _path_keys() & out.keys():
-        if isinstance(out[key], list):  # a key that takes several folders (asset_root)
-            out[key] = [_relative_to(path, v) if isinstance(v, str) else v for v in out[key]]
-        elif isinstance(out[key], str) and not is_gee_table(out[key]):  # gee:<asset>: no path
-            out[key] = _relative_to(path, out[key])
+    paths = _path_keys()
+    for key in out:
+        value = out[key]
+        if key.rpartition(TABLE_SEP)[2] not in paths:
+            continue
+        if isinstance(value, list):  # a key that takes several folders (asset_root)
+            out[key] = [_relative_to(path, v) if isinstance(v, str) else v for v in value]
+        elif isinstance(value, str) and not is_gee_table(value):  # gee:<asset>: no path
+            out[key] = _relative_to(path, value)
     return out
 
 
@@ -182,7 +193,8 @@ def build_config(
     known = ({f.name for f in fields(RunConfig)} - {"source_options"}) | source_keys.keys()
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
-    for key, value in file_values.items():
+    chosen = str(flag_values.get("source") or file_values.get("source") or RunConfig.source)
+    for key, value in _chosen_tables(file_values, chosen).items():
         if key not in known:
             raise ConfigError(
                 f"{where_file}: unknown key '{key}'; valid keys: {', '.join(sorted(known))}"
@@ -192,6 +204,7 @@ def build_config(
         if value is not None and value != ():
             merged[key], origin[key] = value, f"flag --{key.replace('_', '-')}"
     spec = _source_spec(merged, origin)
+    _refuse_other_sources_keys(merged, origin, spec, source_keys)
     values = {k: _coerce(k, v, origin[k]) for k, v in merged.items() if k not in source_keys}
     values["source_options"] = spec.options.from_values(
         {k: merged[k] for k in spec.option_names() if k in merged},
@@ -205,6 +218,38 @@ def build_config(
     cfg = RunConfig(**values)
     _validate(cfg, origin)
     return cfg
+
+
+def _chosen_tables(file_values: Mapping[str, Any], chosen: str) -> dict[str, Any]:
+    """The file's values with the chosen source's table merged in and other tables dropped.
+
+    Why other sources' tables are allowed: one file can then serve both sources by changing
+    ``source`` alone; a flat key or a flag of another source is refused instead (it was
+    meant for this run, and would be silently ignored)."""
+    out: dict[str, Any] = {}
+    for key, value in file_values.items():
+        table, sep, name = key.rpartition(TABLE_SEP)
+        if not sep:
+            out[key] = value
+        elif table == chosen:
+            out[name] = value
+    return out
+
+
+def _refuse_other_sources_keys(
+    merged: Mapping[str, Any], origin: Mapping[str, str], spec: SourceSpec,
+    owners: Mapping[str, SourceSpec],
+) -> None:
+    """A flag or flat key that only another source reads would be ignored: refuse it."""
+    mine = set(spec.option_names())
+    for key in merged:
+        owner = owners.get(key)
+        if owner is not None and key not in mine:
+            default = " (the default)" if "source" not in merged else ""
+            raise ConfigError(
+                f"{origin[key]} applies to --source {owner.name}, not {spec.name}{default}: "
+                f"drop it, or choose --source {owner.name}"
+            )
 
 
 def _source_spec(merged: Mapping[str, Any], origin: Mapping[str, str]) -> SourceSpec:

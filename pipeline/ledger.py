@@ -65,6 +65,36 @@ CREATE TABLE IF NOT EXISTS tasks (
 _TASK_COLUMNS = {"state": "TEXT", "payload": "TEXT"}
 
 
+def _kind(error: sqlite3.Error) -> str:
+    text = str(error).lower()
+    if "readonly" in text or "read-only" in text:
+        return "readonly"
+    if "unable to open" in text:
+        return "cannot_open"
+    return "damaged"
+
+
+def ledger_error(path: Path, error: sqlite3.Error) -> LedgerError:
+    """One line that says what is wrong with the ledger and what to do.
+
+    The advice to move the file away (losing the record of finished work) is given only
+    when the file itself may be damaged, not when it merely cannot be written.
+    """
+    kind = _kind(error)
+    if kind == "readonly":
+        return LedgerError(
+            f"the ledger {path} is read-only ({error}): make it and its folder writable "
+            f"(chmod u+w {path} {path.parent}), or choose another --out")
+    if kind == "cannot_open":
+        return LedgerError(
+            f"cannot open the ledger {path} ({error}): {path.parent} must be a folder you can "
+            "write to (check its permissions and that the disk is not read-only), or choose "
+            "another --out")
+    return LedgerError(
+        f"cannot open the ledger {path}: {error}. If the file is damaged, move it away "
+        "and run again with --force (every unit will be redone).")
+
+
 @dataclass(frozen=True)
 class Unit:
     """One row of the ledger."""
@@ -109,10 +139,7 @@ class Ledger:
             self._db.executescript(_SCHEMA)
             self._add_task_columns()
         except sqlite3.DatabaseError as e:
-            raise LedgerError(
-                f"cannot open the ledger {path}: {e}. If the file is damaged, move it away "
-                "and run again with --force (every unit will be redone)."
-            ) from e
+            raise ledger_error(path, e) from e
 
     def _add_task_columns(self) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
@@ -136,13 +163,18 @@ class Ledger:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if _kind(e) == "damaged":  # e.g. "database is locked": as it came
+                raise
+            raise ledger_error(self.path, e) from e
 
     def record(self, stage: str, updates: Sequence[UnitUpdate]) -> None:
         """Record state changes atomically (all of them or none)."""

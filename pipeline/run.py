@@ -20,6 +20,7 @@ from pipeline.ledger import FAILED, Ledger
 from pipeline.pack.plan import pack_is_current
 from pipeline.pack.stage import run_pack
 from pipeline.points import country_prefix, point_key, point_requests
+from pipeline.preflight import check_inputs, no_debris_on_input_error
 from pipeline.report import NoProgress, Progress, RunSummary
 from pipeline.sources import make_source
 from pipeline.stage_ingest import run_ingest
@@ -35,6 +36,12 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
     progress = progress or NoProgress()
     if not cfg.countries:
         raise ConfigError("no country: give --country CC (e.g. AT, or AT,DE, or ALL)")
+    check_inputs(cfg)
+    with no_debris_on_input_error(cfg.out):
+        return _run(cfg, progress)
+
+
+def _run(cfg: RunConfig, progress: Progress) -> RunSummary:
     summary = RunSummary()
     with OutputLock(cfg.out), Ledger.in_folder(cfg.out) as ledger, graceful_interrupts():
         _check_settings(cfg, ledger)

@@ -53,6 +53,28 @@ def legend_notes(report: dict[str, dict[str, int]], shown: int = 8) -> list[str]
     return notes
 
 
+def require_points(result: IngestResult, countries: tuple[str, ...], year: int) -> None:
+    """Refuse a table that keeps no point for the request, saying why (reasons with counts).
+
+    Why an error and not "Nothing to do": the user asked for a country and year the table
+    does not hold; writing nothing and exiting 0 reads as success.
+    """
+    if len(result.points):
+        return
+    wanted = "every country" if countries == (ALL,) else ", ".join(countries)
+    why = "no row"
+    example = ""
+    if len(result.rejects):
+        by_reason = result.rejects["reason"].value_counts()
+        why = ", ".join(f"{reason} {int(n)}" for reason, n in by_reason.items())
+        first = result.rejects.iloc[0]
+        example = f" (e.g. row {first['row']}: {first['detail']})"
+    raise ConfigError(
+        f"{result.source}: no point kept for {wanted}, {year}: {result.rows_read} row(s) "
+        f"read, 0 kept; rejected: {why}{example}; check --country and --year"
+    )
+
+
 def connect_for_table(cfg: RunConfig) -> None:
     """``--lucas gee:<asset>`` is read from Earth Engine: connect first, with the run's
     ``--project`` and ``--gee-key-file`` (a ConfigError names the fix when they are missing)."""
@@ -83,6 +105,7 @@ def run_ingest(cfg: RunConfig, ledger: Ledger) -> tuple[dict[str, gpd.GeoDataFra
     start = time.perf_counter()
     result = ingest_table(cfg.lucas, None if everything else list(cfg.countries), cfg.year,
                           cfg.lucas_format)
+    require_points(result, cfg.countries, cfg.year)
     found = tuple(sorted(set(result.points["nuts0"].dropna())))
     countries = found if everything else tuple(cc for cc in cfg.countries if cc in found)
     stale = _remove_temp_files(target)

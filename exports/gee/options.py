@@ -44,6 +44,14 @@ class GeeOptions:
                               f"of {', '.join(MODES)}")
         return options
 
+    def check_inputs(self) -> None:
+        """Before the run writes anything: batch mode needs its bucket (no network here)."""
+        if self.mode == "batch" and not self.gcs_bucket:
+            raise ConfigError(
+                "--mode batch exports to Cloud Storage: give --gcs-bucket BUCKET (a bucket "
+                "the Earth Engine account can write and read)"
+            )
+
     def hash_fields(self) -> dict[str, Any]:
         """Nothing of the mode changes the pixels; the keys keep older output hashes valid."""
         return {"catalog": None, "stac_url": None, "collection": None}

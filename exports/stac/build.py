@@ -6,7 +6,6 @@ from exports.registry import SourceContext
 from exports.stac.api import api_source
 from exports.stac.options import StacOptions
 from exports.stac.source import StacSource
-from lucas.errors import ConfigError
 
 
 def build_source(options: StacOptions, context: SourceContext) -> StacSource:
@@ -15,19 +14,13 @@ def build_source(options: StacOptions, context: SourceContext) -> StacSource:
     The API's searches are cached in the run's durable text store (coordinating process);
     workers, built without it, only read scenes.
     """
-    if options.stac_url and options.catalog is not None:
-        raise ConfigError("give either --catalog (a static catalog) or --stac-url (a STAC "
-                          "API), not both")
+    options.check_choice()
     if options.stac_url:
         cache = context.durable.text if context.durable is not None else None
         return api_source(options.stac_url, options.collection, bands=context.bands,
                           cache=cache, refresh=context.refresh,
                           allow_hosts=options.allow_hosts)
-    if options.catalog is None:
-        raise ConfigError(
-            "the stac source needs --catalog PATH (a static catalog: catalog.json or its "
-            "folder) or --stac-url URL (a STAC API; Earth Search: --stac-url earth-search)"
-        )
+    assert options.catalog is not None  # check_choice: one of the two
     return StacSource.from_catalog(options.catalog, bands=context.bands,
                                    asset_roots=options.asset_root,
                                    allow_hosts=options.allow_hosts)

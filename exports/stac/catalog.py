@@ -67,6 +67,19 @@ def resolve_catalog_path(path: str | Path) -> Path:
     return p
 
 
+def read_root(path: str | Path) -> tuple[Path, pystac.Catalog | pystac.Item]:
+    """The catalog's root file, read and parsed (its children are not): a cheap check of
+    ``--catalog`` before a run writes anything, and the start of :func:`load_items`."""
+    catalog_path = resolve_catalog_path(path)
+    try:
+        root = pystac.read_file(str(catalog_path))
+    except Exception as e:  # pystac raises many types (JSON, STACTypeError, KeyError...)
+        raise InputFormatError(f"{catalog_path}: not a readable STAC catalog: {e}") from e
+    if not isinstance(root, pystac.Item | pystac.Catalog):
+        raise InputFormatError(f"{catalog_path}: a {type(root).__name__}, not a STAC catalog")
+    return catalog_path, root
+
+
 def load_items(
     path: str | Path,
     unreadable: list[DroppedScene] | None = None,
@@ -80,13 +93,9 @@ def load_items(
     ``hrefs`` refuses (default: the catalog's folder and public https hosts only): it is
     never opened.
     """
-    catalog_path = resolve_catalog_path(path)
+    catalog_path, root = read_root(path)
     if hrefs is None:
         hrefs = HrefPolicy.build([catalog_path.parent])
-    try:
-        root = pystac.read_file(str(catalog_path))
-    except Exception as e:  # pystac raises many types (JSON, STACTypeError, KeyError...)
-        raise InputFormatError(f"{catalog_path}: not a readable STAC catalog: {e}") from e
     if isinstance(root, pystac.Item):
         items = [root]
     elif isinstance(root, pystac.Catalog):
@@ -94,8 +103,6 @@ def load_items(
         items = list(_walk(root, root, bad, hrefs))
         for drop in bad:
             log.warning("%s; that item is left out", drop.reason)
-    else:
-        raise InputFormatError(f"{catalog_path}: a {type(root).__name__}, not a STAC catalog")
     items.sort(key=lambda it: it.id)
     log.info("static STAC catalog %s: %d item(s)", catalog_path, len(items))
     return items

@@ -58,6 +58,27 @@ class StacOptions:
                                          where)
         return cls(**kept)
 
+    def check_inputs(self) -> None:
+        """Before the run writes anything: one of ``catalog`` / ``stac_url``, and a catalog
+        whose root file exists and parses (its items are read later: a damaged item costs
+        its scene, not the run)."""
+        self.check_choice()
+        if self.catalog is not None:
+            from exports.stac.catalog import read_root
+
+            read_root(self.catalog)
+
+    def check_choice(self) -> None:
+        """Exactly one of ``catalog`` (a static catalog) and ``stac_url`` (a STAC API)."""
+        if self.stac_url and self.catalog is not None:
+            raise ConfigError("give either --catalog (a static catalog) or --stac-url (a "
+                              "STAC API), not both")
+        if not self.stac_url and self.catalog is None:
+            raise ConfigError(
+                "the stac source needs --catalog PATH (a static catalog: catalog.json or its "
+                "folder) or --stac-url URL (a STAC API; Earth Search: --stac-url earth-search)"
+            )
+
     def hash_fields(self) -> dict[str, Any]:
         """Where the scenes come from (a catalog by absolute path, an API by URL); the href
         policy (asset_root, allow_hosts) only refuses reads, it changes no pixel."""

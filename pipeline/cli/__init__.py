@@ -39,8 +39,8 @@ def main(verbose: int, quiet: int) -> None:
     \b
     Typical use:
       etl demo --out demo-data                     # a small offline archive to try
-      etl run --country AT --lucas demo-data/lucas_demo_2018.csv \\
-              --catalog demo-data/catalog.json --out demo-out
+      etl run --country AT --lucas demo-data/lucas_harmo_uf_2018.csv \\
+              --source stac --catalog demo-data/stac/catalog.json --out demo-out
       etl status --out demo-out
     """
     level = logging.WARNING + 10 * (quiet - verbose)

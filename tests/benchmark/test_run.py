@@ -94,13 +94,31 @@ def test_cli_runs_rf_with_real_legend(demo_dir: Path, tmp_path: Path) -> None:
 
 
 def test_cli_reports_bad_options(demo_dir: Path, tmp_path: Path) -> None:
-    from benchmark.cli import benchmark
+    """Bad input is one line and exit code 2, as in every etl command (README)."""
+    from pipeline.cli import main
 
-    result = CliRunner().invoke(benchmark, [
-        "--data", str(demo_dir), "--countries", "FR", "--out", str(tmp_path / "r"),
+    result = CliRunner().invoke(main, [
+        "benchmark", "--data", str(demo_dir), "--countries", "FR", "--out", str(tmp_path / "r"),
         "--models", "rf",
     ])
-    assert result.exit_code != 0 and "no file for FR" in result.output
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "error: benchmark --countries: no file for FR" in result.output
+
+
+def test_legend_help_and_errors_name_the_same_values(demo_dir: Path, tmp_path: Path) -> None:
+    from pipeline.cli import main
+
+    help_text = " ".join(CliRunner().invoke(main, ["benchmark", "--help"]).output.split())
+    assert "--legend TEXT landcover | crops | PATH.toml" in help_text
+    result = CliRunner().invoke(main, [
+        "benchmark", "--data", str(demo_dir), "--legend", "forest", "--out",
+        str(tmp_path / "r"), "--models", "rf",
+    ])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "benchmark --legend forest: no such legend name or file; choose landcover | crops " \
+           "| PATH.toml" in text
+    assert "sen4map-" not in text and not (tmp_path / "r").exists()  # checked before writing
 
 
 def test_cli_import_loads_neither_torch_nor_sklearn() -> None:

@@ -74,3 +74,19 @@ def test_semicolon_delimited_table_is_read(tmp_path: Path) -> None:
     path = lt.write_table(lt.eurostat2018_frame(4), tmp_path / "semi.csv", sep=";")
     result = ingest_table(path, None, None)
     assert (result.format, len(result.points)) == (EUROSTAT2018, 4)
+
+
+@pytest.mark.parametrize(("fmt", "typo", "kept"), [
+    ("harmonised", ("th_lat", "th_lta"), "th_long"),
+    ("lucas2022", ("POINT_LAT", "POINT_LTA"), "POINT_LONG"),
+])
+def test_one_coordinate_column_without_the_other_names_the_typo(
+    fmt: str, typo: tuple[str, str], kept: str, tmp_path: Path
+) -> None:
+    """Not pandas' "cannot insert th_long, already exists": the header's own names. (In the
+    Eurostat 2018 layout both are required columns: format detection names the missing one.)"""
+    make = {"harmonised": lt.harmonised_frame, "lucas2022": lt.lucas2022_frame}[fmt]
+    path = lt.write_table(make(4).rename(columns=dict([typo])), tmp_path / "t.csv")
+    with pytest.raises(InputFormatError, match=rf"t.csv: the header has {kept} but no "
+                       rf"{typo[0]} \({typo[1]} looks like a typo of it\); fix the header"):
+        ingest_table(path, ["AT"], None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -41,3 +42,17 @@ def test_config_error_names_the_file_and_key(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--config", str(cfg)])
     assert result.exit_code == 2
     assert "etl.toml" in result.output and "unknown key 'colour'" in result.output
+
+
+def test_a_missing_column_error_names_flags_that_exist(tmp_path: Path) -> None:
+    """The advice names ``--lucas-format`` (there is no ``--format``)."""
+    table = tmp_path / "t.csv"
+    table.write_text("POINT_ID,NUTS0,LC1\n44682708,AT,B11\n")
+    result = CliRunner().invoke(main, ["ingest", "--country", "AT", "--lucas", str(table),
+                                       "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "name its format with --lucas-format (eurostat2018, harmonised, lucas2022)" in text
+    ingest_help = CliRunner().invoke(main, ["ingest", "--help"]).output
+    for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]+", text):
+        assert flag in ingest_help, f"the error names {flag}, which etl ingest does not have"

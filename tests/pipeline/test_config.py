@@ -100,3 +100,22 @@ def test_earth_search_alias_and_source_errors_name_their_origin(tmp_path: Path) 
         build_config({}, {"out": tmp_path, "source": "ftp"}, None)
     with pytest.raises(ConfigError, match="flag --scheduler: the gee source cannot run on Dask"):
         build_config({}, {"out": tmp_path, "source": "gee", "scheduler": "local:2"}, None)
+
+
+def test_another_sources_table_is_kept_for_later_but_its_flat_keys_are_refused(
+    tmp_path: Path,
+) -> None:
+    """One file for both sources: ``[run.gee]`` waits while ``source = "stac"``; switching
+    ``source`` (or ``--source gee``) uses it. A flat key or flag of gee is refused with stac."""
+    cfg_file = tmp_path / "etl.toml"
+    cfg_file.write_text('[run]\nout = "o"\nsource = "stac"\n[run.stac]\ncatalog = "c.json"\n'
+                        '[run.gee]\nmode = "batch"\ngcs_bucket = "b"\n')
+    stac = build_config(load_toml(cfg_file), {}, cfg_file)
+    assert stac.source == "stac" and stac.source_options.catalog == tmp_path / "c.json"
+    gee = build_config(load_toml(cfg_file), {"source": "gee"}, cfg_file)
+    assert gee.source_options.mode == "batch" and gee.source_options.gcs_bucket == "b"
+    with pytest.raises(ConfigError, match="flag --catalog applies to --source stac, not gee"):
+        build_config(load_toml(cfg_file), {"source": "gee", "catalog": "x"}, cfg_file)
+    with pytest.raises(ConfigError, match=r"flag --gcs-bucket applies to --source gee, not "
+                       r"stac \(the default\): drop it, or choose --source gee"):
+        build_config({}, {"out": tmp_path, "gcs_bucket": "b"}, None)
