@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -27,34 +24,7 @@ from pipeline.demo import DemoArchive
 from pipeline.ledger import DONE, LEDGER_NAME, Ledger
 from pipeline.points import point_key
 from tests.pipeline.conftest import run_args
-from tests.reliability.checks import HARNESS, assert_finished_like_reference, temp_files
-
-
-class Paused:
-    """An ``etl run`` child held at a moment of the run (see harness.py ``pause``)."""
-
-    def __init__(self, spec: str, marker: Path, args: list[str]) -> None:
-        self.marker = marker
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HARNESS), "pause", spec, str(marker), "--", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                _, err = self.proc.communicate(timeout=5) if self.proc.poll() is not None \
-                    else ("", "timed out")
-                raise AssertionError(f"the run never reached {spec}: {err[-3000:]}")
-            time.sleep(0.02)
-
-    def finish(self) -> tuple[int, str, str]:
-        out, err = self.proc.communicate(timeout=120)
-        return self.proc.returncode, out, err
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.communicate(timeout=30)
+from tests.reliability.checks import Paused, assert_finished_like_reference, temp_files
 
 
 def _export_states(out: Path) -> dict[int, str]:
