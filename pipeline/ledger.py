@@ -7,17 +7,19 @@ Only the coordinating process writes the ledger; workers return results to it.
 
 from __future__ import annotations
 
+import functools
 import json
+import shutil
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from lucas.errors import LedgerError
+from lucas.errors import EtlError, LedgerError, OutputError
 from pipeline.dataset.layout import LEDGER_NAME, OutputLayout
 
 __all__ = ["DONE", "FAILED", "LEDGER_NAME", "PENDING", "SKIPPED", "Ledger", "Unit",
@@ -65,34 +67,60 @@ CREATE TABLE IF NOT EXISTS tasks (
 _TASK_COLUMNS = {"state": "TEXT", "payload": "TEXT"}
 
 
-def _kind(error: sqlite3.Error) -> str:
-    text = str(error).lower()
-    if "readonly" in text or "read-only" in text:
-        return "readonly"
-    if "unable to open" in text:
-        return "cannot_open"
-    return "damaged"
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+_LOW_SPACE = 1 << 20  # an I/O error with less than this free is a full disk
 
 
-def ledger_error(path: Path, error: sqlite3.Error) -> LedgerError:
-    """One line that says what is wrong with the ledger and what to do.
+def ledger_error(e: sqlite3.Error, path: Path) -> EtlError:
+    """SQLite's error as one line naming the ledger and what to do.
 
     The advice to move the file away (losing the record of finished work) is given only
     when the file itself may be damaged, not when it merely cannot be written.
     """
-    kind = _kind(error)
-    if kind == "readonly":
+    name = getattr(e, "sqlite_errorname", "") or ""
+    text = str(e).lower()
+    if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and _low_space(path)):
+        return OutputError(f"disk full while writing the ledger {path}: free space in "
+                           f"{path.parent} and run the same command again (work recorded so "
+                           "far is kept)")
+    if name.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
         return LedgerError(
-            f"the ledger {path} is read-only ({error}): make it and its folder writable "
+            f"the ledger {path} is read-only ({e}): make it and its folder writable "
             f"(chmod u+w {path} {path.parent}), or choose another --out")
-    if kind == "cannot_open":
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
         return LedgerError(
-            f"cannot open the ledger {path} ({error}): {path.parent} must be a folder you can "
+            f"cannot open the ledger {path} ({e}): {path.parent} must be a folder you can "
             "write to (check its permissions and that the disk is not read-only), or choose "
             "another --out")
-    return LedgerError(
-        f"cannot open the ledger {path}: {error}. If the file is damaged, move it away "
-        "and run again with --force (every unit will be redone).")
+    if name in _DAMAGED or name == "SQLITE_IOERR_SHORT_READ" or "malformed" in text \
+            or "not a database" in text:
+        return LedgerError(f"the ledger {path} is damaged ({e}): move it away and run again "
+                           "with --force (every unit will be redone)")
+    return LedgerError(f"cannot use the ledger {path}: {e}")
+
+
+def _low_space(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < _LOW_SPACE
+    except OSError:
+        return False
+
+
+def _translated(
+    method: Callable[Concatenate[Ledger, _P], _R],
+) -> Callable[Concatenate[Ledger, _P], _R]:
+    """SQLite errors of a ledger call become :func:`ledger_error` (one line, exit code 2)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Ledger, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            raise ledger_error(e, self.path) from e
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -136,10 +164,20 @@ class Ledger:
             self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._check()
             self._db.executescript(_SCHEMA)
             self._add_task_columns()
-        except sqlite3.DatabaseError as e:
-            raise ledger_error(path, e) from e
+        except sqlite3.Error as e:
+            raise ledger_error(e, path) from e
+
+    def _check(self) -> None:
+        """Refuse a damaged ledger before trusting (or writing) it: ``quick_check`` reads
+        every page once (about a second per few hundred MB)."""
+        problems = [row[0] for row in self._db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise LedgerError(f"the ledger {self.path} is damaged ({'; '.join(problems)}): "
+                              "move it away and run again with --force (every unit will be "
+                              "redone)")
 
     def _add_task_columns(self) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
@@ -163,19 +201,17 @@ class Ledger:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.OperationalError as e:
-            if _kind(e) == "damaged":  # e.g. "database is locked": as it came
-                raise
-            raise ledger_error(self.path, e) from e
+            yield self._db
+            self._db.execute("COMMIT")  # a full disk may fail here: rolled back below
+        except BaseException:
+            if self._db.in_transaction:  # SQLite may have rolled back already
+                with suppress(sqlite3.Error):  # the error that got us here is the one to tell
+                    self._db.execute("ROLLBACK")
+            raise
 
+    @_translated
     def record(self, stage: str, updates: Sequence[UnitUpdate]) -> None:
         """Record state changes atomically (all of them or none)."""
         now = time.time()
@@ -209,6 +245,7 @@ class Ledger:
              payload: Any = None) -> None:
         self.record(stage, [UnitUpdate(key, state, error, payload)])
 
+    @_translated
     def states(self, stage: str, prefix: str = "") -> dict[str, str]:
         """Key → state of every unit of a stage whose key starts with ``prefix``."""
         cur = self._db.execute(
@@ -217,6 +254,7 @@ class Ledger:
         )
         return dict(cur.fetchall())
 
+    @_translated
     def units(self, stage: str, prefix: str = "", state: UnitState | None = None) -> list[Unit]:
         sql = "SELECT stage, key, state, attempts, last_error, payload FROM units " \
               "WHERE stage = ? AND key >= ? AND key < ?"
@@ -230,6 +268,7 @@ class Ledger:
             for s, k, st, a, e, p in self._db.execute(sql, args).fetchall()
         ]
 
+    @_translated
     def get(self, stage: str, key: str) -> Unit | None:
         row = self._db.execute(
             "SELECT stage, key, state, attempts, last_error, payload FROM units "
@@ -241,6 +280,7 @@ class Ledger:
         s, k, st, a, e, p = row
         return Unit(s, k, UnitState(st), a, e, None if p is None else json.loads(p))
 
+    @_translated
     def counts(self) -> dict[str, dict[str, int]]:
         """Stage → state → number of units."""
         out: dict[str, dict[str, int]] = {}
@@ -250,6 +290,18 @@ class Ledger:
             out.setdefault(stage, {})[state] = n
         return out
 
+    @_translated
+    def count_failed(self, prefix: str, before: float | None = None) -> int:
+        """Failed units of every stage under ``prefix``, recorded before ``before`` if given
+        (the failures of earlier runs that a run did not retry)."""
+        sql = "SELECT COUNT(*) FROM units WHERE state = ? AND key >= ? AND key < ?"
+        args: list[Any] = [str(FAILED), prefix, prefix + "\uffff"]
+        if before is not None:
+            sql += " AND updated < ?"
+            args.append(before)
+        return int(self._db.execute(sql, args).fetchone()[0])
+
+    @_translated
     def forget(self, stage: str, prefix: str = "") -> None:
         """Drop every unit of a stage under ``prefix`` (``--force``)."""
         with self._transaction() as db:
@@ -258,15 +310,18 @@ class Ledger:
                 (stage, prefix, prefix + "\uffff"),
             )
 
+    @_translated
     def forget_keys(self, stage: str, keys: Sequence[str]) -> None:
         with self._transaction() as db:
             db.executemany("DELETE FROM units WHERE stage = ? AND key = ?",
                            [(stage, k) for k in keys])
 
+    @_translated
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_translated
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction() as db:
             db.execute(
@@ -276,6 +331,7 @@ class Ledger:
             )
 
     # Batch-export task records (e.g. Earth Engine), so a restarted run re-attaches.
+    @_translated
     def get_task_row(self, key: str) -> TaskRow | None:
         """A task with its last seen state and the caller's payload (e.g. the request id)."""
         row = self._db.execute(
@@ -286,6 +342,7 @@ class Ledger:
         k, task_id, state, payload = row
         return TaskRow(k, str(task_id), state, None if payload is None else json.loads(payload))
 
+    @_translated
     def put_task_row(self, key: str, task_id: str, state: str, payload: Any = None) -> None:
         """Record a task (committed before this returns: callers rely on it before a start)."""
         blob = None if payload is None else json.dumps(payload, sort_keys=True)
@@ -297,6 +354,7 @@ class Ledger:
                 (key, task_id, time.time(), state, blob),
             )
 
+    @_translated
     def task_counts(self, prefix: str = "") -> dict[str, int]:
         """Last seen state → number of tasks (``etl status``)."""
         cur = self._db.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
 from exports.registry import source_input_files
@@ -16,7 +17,7 @@ from pipeline.dataset.writer import get_writer
 from pipeline.export.plan import needs_work
 from pipeline.export.stage import run_export
 from pipeline.interrupt import graceful_interrupts, stop_requested
-from pipeline.ledger import FAILED, Ledger
+from pipeline.ledger import Ledger
 from pipeline.pack.plan import pack_is_current
 from pipeline.pack.stage import run_pack
 from pipeline.points import country_prefix, point_key, point_requests
@@ -43,6 +44,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
 
 def _run(cfg: RunConfig, progress: Progress) -> RunSummary:
     summary = RunSummary()
+    started = time.time()  # units recorded before this are earlier runs' (RunSummary)
     with OutputLock(cfg.out), Ledger.in_folder(cfg.out) as ledger, graceful_interrupts():
         _check_settings(cfg, ledger)
         points, ingest_summary = run_ingest(cfg, ledger)
@@ -51,9 +53,7 @@ def _run(cfg: RunConfig, progress: Progress) -> RunSummary:
         requests = {cc: point_requests(df) for cc, df in points.items()}
         if not cfg.force and _all_current(cfg, ledger, requests):
             summary.nothing_to_do = True
-            summary.failed_earlier = sum(
-                len(ledger.units(stage, f"{cfg.year}/", state=FAILED)) for stage in STAGES
-            )
+            summary.failed_earlier = _failed_earlier(cfg, ledger, started)
             layout, writer = OutputLayout(cfg.out), get_writer(cfg.writer)
             summary.outputs = [str(writer.output_path(layout, cfg.year, cc))
                                for cc in cfg.countries]
@@ -71,7 +71,15 @@ def _run(cfg: RunConfig, progress: Progress) -> RunSummary:
         summary.stages.append(pack_summary)
         summary.outputs = [str(p) for p in outputs]
         summary.interrupted = stop_requested()  # Ctrl-C during pack: still exit code 130
+        summary.failed_earlier = _failed_earlier(cfg, ledger, started)
     return summary
+
+
+def _failed_earlier(cfg: RunConfig, ledger: Ledger, started: float) -> int:
+    """Units of the run's countries left failed by earlier runs and not retried in this one:
+    their points are missing from the files this run reports."""
+    return sum(ledger.count_failed(country_prefix(cfg.year, cc), before=started)
+               for cc in cfg.countries)
 
 
 def _check_settings(cfg: RunConfig, ledger: Ledger) -> None:

@@ -33,8 +33,9 @@ def run(config_path: Path | None, **flags: Any) -> None:
     """Ingest → select → export → pack: write OUT/<year>/<CC>.h5.
 
     Re-running continues from the ledger after any interruption; re-running after success
-    does nothing. Exit code 1 when any point failed (see `etl status`), 130 on Ctrl-C, 143
-    on SIGTERM (both stop after the work in flight; run again to resume).
+    does nothing. Exit code 1 when any point failed, in this run or an earlier one, and is
+    missing from the file (see `etl status`), 130 on Ctrl-C, 143 on SIGTERM (both stop
+    after the work in flight; run again to resume).
     """
     cfg = config_from_flags(config_path, **flags)
     from pipeline.run import run as run_pipeline
@@ -44,11 +45,8 @@ def run(config_path: Path | None, **flags: Any) -> None:
         for path in summary.outputs:
             console.print(f"[green]up to date:[/] {path}")
         console.print("Nothing to do (use --force to redo, --retry-failed to retry failures).")
+        _report_earlier(summary.failed_earlier, cfg.out)
         if summary.failed_earlier:
-            err_console.print(
-                f"[red]{summary.failed_earlier} unit(s) failed in earlier runs[/] and are not "
-                f"in the file: see `etl status --out {cfg.out}`, retry with --retry-failed."
-            )
             sys.exit(1)
         return
     print_run(summary)
@@ -64,4 +62,16 @@ def run(config_path: Path | None, **flags: Any) -> None:
             f"[red]{summary.failed} unit(s) failed.[/] See `etl status --out {cfg.out}`; "
             "permanent failures are retried with --retry-failed."
         )
+    _report_earlier(summary.failed_earlier, cfg.out)
+    if summary.failed or summary.failed_earlier:
         sys.exit(1)
+
+
+def _report_earlier(failed_earlier: int, out: Path) -> None:
+    """Failures of earlier runs still missing from the files: exit code 1 even when this
+    run did other work, so a script never mistakes an incomplete file for a complete one."""
+    if failed_earlier:
+        err_console.print(
+            f"[red]{failed_earlier} unit(s) failed in earlier runs[/] and are not in the "
+            f"file: see `etl status --out {out}`, retry with --retry-failed."
+        )

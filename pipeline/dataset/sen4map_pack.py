@@ -10,6 +10,7 @@ import errno
 import logging
 import math
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +22,12 @@ import numpy as np
 from exports.grid import SEN4MAP_GRID
 from lucas.errors import OutputError
 from lucas.safe_files import remove_leftovers, replace_atomically
+from pipeline.dataset.errors import is_disk_full
 from pipeline.dataset.sen4map_format import FORMAT_VERSION, dataset_name
 
 log = logging.getLogger(__name__)
+
+SPACE_MARGIN = 1 << 20  # HDF5 metadata beyond the staged datasets, and some slack
 
 
 def pack_country(
@@ -36,13 +40,15 @@ def pack_country(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     needed = sum(p.stat().st_size for _, p in staged)
+    if shutil.disk_usage(target.parent).free < needed + SPACE_MARGIN:
+        # Refused before HDF5 writes a byte: a write HDF5 cannot complete breaks its library
+        # (RuntimeError on close, then a segfault), so a full disk must never reach it.
+        raise _write_error(OSError(errno.ENOSPC, "not enough free space"), target, needed)
 
     def write(path: Path) -> None:
         with h5py.File(path, "w", libver=("earliest", "latest")) as out:
             for point_id, staged_file in sorted(staged):
-                name = dataset_name(point_id)
-                with h5py.File(staged_file, "r") as src:
-                    out.copy(src[name], name)
+                _copy_point(out, point_id, staged_file)
                 if progress is not None:
                     progress(1)
             for key, value in file_attributes.items():
@@ -52,10 +58,43 @@ def pack_country(
 
     try:
         replace_atomically(target, write, tmp, sync_folder=True)
-    except OSError as e:
+    except OutputError:
+        raise
+    except (OSError, RuntimeError) as e:  # HDF5 reports some write errors as RuntimeError
+        if isinstance(e, RuntimeError) and not is_disk_full(e):
+            raise
         raise _write_error(e, target, needed) from e
     log.info("packed %d points into %s", len(staged), target)
     return target
+
+
+def _copy_point(out: h5py.File, point_id: int, staged_file: Path) -> None:
+    """Copy one staged dataset; a staged file that cannot be read is named as such (the next
+    run's check finds it the same way and re-exports the point)."""
+    name = dataset_name(point_id)
+    try:
+        src = h5py.File(staged_file, "r")
+    except OSError as e:
+        raise OutputError(f"staged file {staged_file} of point {point_id:08d} is damaged ({e}); "
+                          "run the same command again: it re-exports the point") from e
+    with src:
+        out.copy(src[name], name)
+
+
+def packed_problem(target: Path, point_ids: Sequence[int]) -> str | None:
+    """Why a packed file does not hold what the ledger says: it does not open, or its point
+    count or its dataset names differ (cheap: metadata only, no pixel is read)."""
+    try:
+        with h5py.File(target, "r") as f:
+            count = f.attrs.get("point_count")
+            names = set(f)
+    except (OSError, RuntimeError) as e:
+        return f"unreadable ({e})"
+    if count is None or int(count) != len(point_ids):
+        return f"its point_count is {count}, the ledger says {len(point_ids)}"
+    if names != {dataset_name(pid) for pid in point_ids}:
+        return "its datasets differ from the points the ledger says it holds"
+    return None
 
 
 def remove_stale_temp_files(target: Path) -> int:
@@ -93,9 +132,10 @@ def file_attributes_for(
     return attrs
 
 
-def _write_error(e: OSError, target: Path, needed: int) -> OutputError:
-    mb = max(1, math.ceil(needed / 1e6))  # rounded up: "free at least 0 MB" helps nobody
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+def _write_error(e: Exception, target: Path, needed: int) -> OutputError:
+    # Rounded up: "free at least 0 MB" helps nobody.
+    mb = max(1, math.ceil((needed + SPACE_MARGIN) / 1e6))
+    if is_disk_full(e):
         return OutputError(
             f"disk full while writing {target}: free at least {mb} MB in "
             f"{target.parent} and run the same command again (the previous file, if any, "

@@ -2,13 +2,16 @@
 
 A staged file holds exactly the dataset the country file will hold, so packing is a raw copy
 (H5Ocopy, no recompression) and a staged point is trusted only once renamed into place
-(temp + fsync + rename, :mod:`lucas.safe_files`).
+(temp + fsync + rename, :mod:`lucas.safe_files`). The point's HDF5 file is built in memory
+and written with plain writes: HDF5 handed a failing write (a full disk) leaves its library
+in a broken state (``RuntimeError``, then a segfault), a plain write raises ``ENOSPC``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ from exports.grid import PatchGrid
 from exports.source import PointStack
 from lucas.safe_files import remove_leftovers, replace_atomically
 from pipeline.dataset import sen4map_pack
-from pipeline.dataset.errors import staging_error
+from pipeline.dataset.errors import is_disk_full, staging_error
 from pipeline.dataset.layout import OutputLayout
 from pipeline.dataset.sen4map_format import dataset_name, write_point
 
@@ -38,13 +41,25 @@ def stage_point(
     """Write a point's stack to ``stage_dir`` via temp file + fsync + rename."""
     stage_dir.mkdir(parents=True, exist_ok=True)
     final = staged_path(stage_dir, stack.point_id)
+    image = BytesIO()
+    with h5py.File(image, "w") as f:  # the same bytes a file on disk gets
+        write_point(f, stack.point_id, stack.data, stack.image_ids, grid.crs,
+                    grid.transform_tuple(), attributes)
+    return replace_atomically(final, lambda tmp: tmp.write_bytes(image.getbuffer()),
+                              final.with_name(final.name + TMP_SUFFIX))
 
-    def write(tmp: Path) -> None:
-        with h5py.File(tmp, "w") as f:
-            write_point(f, stack.point_id, stack.data, stack.image_ids, grid.crs,
-                        grid.transform_tuple(), attributes)
 
-    return replace_atomically(final, write, final.with_name(final.name + TMP_SUFFIX))
+def staged_problem(path: Path, point_id: int) -> str | None:
+    """Why a staged file cannot be packed (missing, unreadable, without its dataset)."""
+    if not path.is_file():
+        return "missing"
+    try:
+        with h5py.File(path, "r") as f:
+            if dataset_name(point_id) not in f:
+                return f"no dataset {dataset_name(point_id)}"
+    except (OSError, RuntimeError) as e:  # truncated, overwritten, not HDF5 at all
+        return f"unreadable ({e})"
+    return None
 
 
 def remove_temp_files(stage_dir: Path) -> int:
@@ -68,11 +83,16 @@ class Sen4MapWriter:
               attributes: Mapping[str, Any]) -> Path:
         try:
             return stage_point(stage_dir, stack, grid, attributes)
-        except OSError as e:
-            raise staging_error(e, stage_dir, stack.point_id) from e
+        except (OSError, RuntimeError) as e:  # HDF5 reports some write errors as RuntimeError
+            if isinstance(e, OSError) or is_disk_full(e):
+                raise staging_error(e, stage_dir, stack.point_id) from e
+            raise
 
     def staged_path(self, stage_dir: Path, unit_id: int) -> Path:
         return staged_path(stage_dir, unit_id)
+
+    def check_staged(self, path: Path, unit_id: int) -> str | None:
+        return staged_problem(path, unit_id)
 
     def remove_unfinished(self, stage_dir: Path) -> int:
         return remove_temp_files(stage_dir)
@@ -81,6 +101,9 @@ class Sen4MapWriter:
              attributes: Mapping[str, Any],
              progress: Callable[[int], None] | None = None) -> Path:
         return sen4map_pack.pack_country(staged, target, attributes, progress)
+
+    def check_packed(self, target: Path, unit_ids: Sequence[int]) -> str | None:
+        return sen4map_pack.packed_problem(target, unit_ids)
 
     def remove_stale(self, target: Path) -> int:
         return sen4map_pack.remove_stale_temp_files(target)

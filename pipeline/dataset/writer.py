@@ -42,6 +42,11 @@ class DatasetWriter(Protocol):
         """Where a unit's staged file lies (the pack stage checks it exists)."""
         ...
 
+    def check_staged(self, path: Path, unit_id: int) -> str | None:
+        """Why a staged file cannot be packed (missing, damaged), or None: such a unit is
+        exported again before packing."""
+        ...
+
     def remove_unfinished(self, stage_dir: Path) -> int:
         """Delete staged temp files of a killed run (the folder's lock is held)."""
         ...
@@ -50,6 +55,11 @@ class DatasetWriter(Protocol):
              attributes: Mapping[str, Any],
              progress: Callable[[int], None] | None = None) -> Path:
         """Write ``target`` from the staged units (temp + rename: the old file survives)."""
+        ...
+
+    def check_packed(self, target: Path, unit_ids: Sequence[int]) -> str | None:
+        """Why a packed file does not hold ``unit_ids`` (damaged, other content), or None:
+        such a file is packed again instead of reported up to date."""
         ...
 
     def remove_stale(self, target: Path) -> int:

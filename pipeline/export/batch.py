@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from exports.source import ImagerySource, PointFailure, PointStack
 from lucas.errors import OutputError
 from pipeline.config import RunConfig
+from pipeline.dataset.errors import export_disk_full, is_disk_full
 from pipeline.export.jobs import NO_SCENE, ExportJob, ExportOutcome, PointItem
 from pipeline.ledger import DONE, FAILED, SKIPPED
 from pipeline.sources import make_source
@@ -34,6 +35,8 @@ def export_job(source: ImagerySource, job: ExportJob) -> Iterator[ExportOutcome]
     except OutputError:
         raise  # our own disk is full or unwritable: stop the run, nothing to record per point
     except Exception as e:  # a source bug must not lose the batch's other points silently
+        if is_disk_full(e):  # not a property of any point: stop, record nothing as failed
+            raise export_disk_full(e, job.stage_dir, len(pending)) from e
         log.exception("export of a batch of %d points failed", len(pending))
         for req, _ in pending:
             if req.point_id not in seen:

@@ -39,7 +39,7 @@ from exports.source import (
 from exports.stack import ScenePatch, assemble_stack
 from lucas.errors import OutputError
 from pipeline.config import RunConfig
-from pipeline.dataset.errors import staging_error
+from pipeline.dataset.errors import is_disk_full, staging_error
 from pipeline.dataset.writer import DatasetWriter
 from pipeline.export.batch import point_outcome
 from pipeline.export.jobs import ExportJob, ExportOutcome, PointItem
@@ -218,6 +218,8 @@ def _fill_rows(
     except OutputError:
         raise  # our own disk: stop the run, as export_job does
     except Exception as e:  # as export_job: a source bug costs this scene's points only
+        if is_disk_full(e):
+            raise _fragment_error(OSError(errno.ENOSPC, str(e)), rows.target) from e
         log.exception("export of scene %s failed", scene.scene_id)
         failure = SceneStatus(False, failure=(f"{type(e).__name__}: {e}", False))
         status.update({p.point_id: failure for p in points if p.point_id not in seen})
@@ -301,6 +303,6 @@ def _stage(cfg: RunConfig, task: PointTask, result: PointStack | PointFailure) -
         finally:
             shutil.rmtree(private, ignore_errors=True)
     except OSError as e:  # name the real staging folder, not the private one
-        cause = e.__cause__ if isinstance(e.__cause__, OSError) else e
+        cause = e.__cause__ if isinstance(e.__cause__, Exception) else e
         raise staging_error(cause, task.stage_dir, pid) from cause
     return outcome

@@ -20,6 +20,7 @@ from pipeline.dataset.sen4map_format import attribute_records
 from pipeline.dataset.writer import get_writer
 from pipeline.export.jobs import STAGE, ExportJob, PointItem
 from pipeline.ledger import DONE, FAILED, SKIPPED, Ledger, UnitState
+from pipeline.pack.plan import damaged_staged, pack_is_current
 from pipeline.points import chunked, country_prefix, point_key, point_requests
 from pipeline.report import StageSummary
 
@@ -37,10 +38,28 @@ def plan_jobs(
         stage_dir = layout.staging_dir(cfg.year, cc)
         if writer.remove_unfinished(stage_dir):
             summary.notes.append(f"removed unfinished staged files of an interrupted run ({cc})")
+        _redo_damaged(cfg, ledger, cc, summary)
         todo = _todo(cfg, ledger, cc, points, summary)
         size = cfg.scheduling.batch_size(cfg.batch_size, cfg.workers, len(todo))
         for batch in chunked(todo, size):
             yield ExportJob(cc, stage_dir, list(batch), cfg.bands, cfg.max_patch_nodata, writer)
+
+
+def _redo_damaged(cfg: RunConfig, ledger: Ledger, cc: str, summary: StageSummary) -> None:
+    """Points marked exported whose staged file is lost (a rename undone by a power loss)
+    or damaged are forgotten, so this run exports them again before packing. Checked only
+    when the country is to be packed: a current country file does not need them."""
+    if cfg.force or pack_is_current(cfg, ledger, cc):
+        return
+    damaged = damaged_staged(cfg, ledger, cc)
+    if not damaged:
+        return
+    prefix = country_prefix(cfg.year, cc)
+    ledger.forget_keys(STAGE, [f"{prefix}{pid:08d}" for pid in damaged])
+    pid, problem = next(iter(sorted(damaged.items())))
+    summary.counts["staged files redone"] += len(damaged)
+    summary.notes.append(f"{len(damaged)} staged file(s) of {cc} missing or damaged (point "
+                         f"{pid:08d}: {problem}): exported again")
 
 
 def _todo(

@@ -12,11 +12,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from exports.source import ImagerySource
+from lucas.errors import OutputError
+from lucas.safe_files import fsync_file
 from pipeline.config import RunConfig
 from pipeline.executors.base import Cluster, Finished
 from pipeline.executors.choose import export_executor
@@ -25,7 +28,7 @@ from pipeline.export.jobs import STAGE, ExportJob, ExportOutcome, PointItem
 from pipeline.export.plan import plan_jobs, regroup
 from pipeline.export.record import record_outcomes
 from pipeline.interrupt import stop_requested
-from pipeline.ledger import Ledger
+from pipeline.ledger import DONE, Ledger
 from pipeline.report import NoProgress, Progress, StageSummary
 
 
@@ -87,6 +90,18 @@ def run_export(
     return summary
 
 
+def sync_staging(stage_dir: Path) -> None:
+    """Fsync the staging folder once per batch, before the ledger marks its points done: a
+    power loss can otherwise undo the renames of files the ledger already trusts (one folder
+    fsync per batch, not per point: the renames of a batch share it)."""
+    try:
+        fsync_file(stage_dir)
+    except OSError as e:
+        raise OutputError(f"cannot flush the staging folder {stage_dir}: {e}; free space or "
+                          "fix it and run the same command again (finished points are kept)"
+                          ) from e
+
+
 def _run_jobs(
     cfg: RunConfig,
     ledger: Ledger,
@@ -101,11 +116,15 @@ def _run_jobs(
     try:
         for finished in executor.run(ExportWork(cfg, source), jobs):
             by_country: dict[str, list[ExportOutcome]] = defaultdict(list)
+            stage_dirs = {}
             for job, outcome in finished:
                 by_country[job.country].append(outcome)
+                stage_dirs[job.country] = job.stage_dir
                 if outcome.transient:
                     retry.append((job, job.item(outcome.point_id)))
             for country, outcomes in by_country.items():
+                if any(o.state == DONE for o in outcomes):
+                    sync_staging(stage_dirs[country])
                 record_outcomes(cfg, ledger, country, outcomes, summary)
             advance(len(finished))
     finally:

@@ -1,7 +1,10 @@
 """Which country files need packing: the ledger keeps a digest of the set each file holds.
 
-Pack runs when the set of exported points differs from what the current file holds, so
-re-running after success rewrites nothing.
+Pack runs when the set of exported points differs from what the current file holds, or when
+the file on disk is not the one packed (its size and a digest of its head and tail, kept in
+the ledger, differ, or the writer's check fails), so re-running after success rewrites
+nothing and a damaged file is packed again. Staged files are checked the same way before
+the export, so a damaged or lost one is exported again in the same run.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pipeline.ledger import DONE, Ledger
 from pipeline.points import country_prefix
 
 STAGE = "pack"
+DIGEST_SPAN = 1 << 20  # bytes read at each end of a packed file for its fingerprint
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,61 @@ def pack_digest(cfg: RunConfig, staged: list[tuple[int, Path]]) -> str:
     return h.hexdigest()[:16]
 
 
+def file_fingerprint(path: Path) -> dict[str, Any]:
+    """Size and sha256 of the first and last MiB: cheap at any size, and a truncated or
+    replaced file (header, end-of-file metadata) no longer matches."""
+    size = path.stat().st_size
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        h.update(f.read(DIGEST_SPAN))
+        if size > DIGEST_SPAN:
+            f.seek(max(DIGEST_SPAN, size - DIGEST_SPAN))
+            h.update(f.read())
+    return {"size": size, "sha256_ends": h.hexdigest()}
+
+
 def pack_is_current(cfg: RunConfig, ledger: Ledger, country: str) -> bool:
-    """Whether the country's file holds exactly the points exported so far."""
+    """Whether the country's file holds exactly the points exported so far, undamaged."""
     unit = ledger.get(STAGE, f"{cfg.year}/{country}")
     if unit is None or unit.state != DONE or not unit.payload:
         return False
-    if unit.payload.get("digest") != pack_digest(cfg, staged_points(cfg, ledger, country)):
+    staged = staged_points(cfg, ledger, country)
+    if unit.payload.get("digest") != pack_digest(cfg, staged):
         return False
-    target = get_writer(cfg.writer).output_path(OutputLayout(cfg.out), cfg.year, country)
-    return unit.payload.get("points") == 0 or target.exists()
+    return packed_file_problem(cfg, country, unit.payload, staged) is None
+
+
+def pack_damage(cfg: RunConfig, ledger: Ledger, country: str) -> str | None:
+    """What is wrong with a country file the ledger says holds the current points."""
+    unit = ledger.get(STAGE, f"{cfg.year}/{country}")
+    if unit is None or unit.state != DONE or not unit.payload:
+        return None
+    staged = staged_points(cfg, ledger, country)
+    if unit.payload.get("digest") != pack_digest(cfg, staged):
+        return None
+    return packed_file_problem(cfg, country, unit.payload, staged)
+
+
+def packed_file_problem(
+    cfg: RunConfig, country: str, payload: dict[str, Any], staged: list[tuple[int, Path]]
+) -> str | None:
+    """Why the file on disk is not the one the ledger recorded packing (None: it is)."""
+    if payload.get("points") == 0:
+        return None
+    writer = get_writer(cfg.writer)
+    target = writer.output_path(OutputLayout(cfg.out), cfg.year, country)
+    if not target.is_file():
+        return "missing"
+    recorded = payload.get("file")
+    if recorded is not None and file_fingerprint(target) != recorded:
+        return f"changed since it was packed ({target.stat().st_size:,} bytes, " \
+               f"{recorded.get('size', 0):,} when packed)"
+    return writer.check_packed(target, [pid for pid, _ in staged])
+
+
+def damaged_staged(cfg: RunConfig, ledger: Ledger, country: str) -> dict[int, str]:
+    """Points marked exported whose staged file cannot be packed, with the reason."""
+    writer = get_writer(cfg.writer)
+    found = {pid: writer.check_staged(path, pid) for pid, path in
+             staged_points(cfg, ledger, country)}
+    return {pid: problem for pid, problem in found.items() if problem is not None}

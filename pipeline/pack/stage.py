@@ -21,7 +21,15 @@ from pipeline.executors.base import Cluster, Finished
 from pipeline.executors.choose import pack_executor
 from pipeline.interrupt import stop_requested
 from pipeline.ledger import DONE, Ledger
-from pipeline.pack.plan import STAGE, PackJob, pack_digest, pack_is_current, staged_points
+from pipeline.pack.plan import (
+    STAGE,
+    PackJob,
+    file_fingerprint,
+    pack_damage,
+    pack_digest,
+    pack_is_current,
+    staged_points,
+)
 from pipeline.points import country_prefix
 from pipeline.report import NoProgress, Progress, StageSummary
 from pipeline.version import producer_version
@@ -87,7 +95,8 @@ def run_pack(
         for _, job in finished:
             ledger.mark(STAGE, f"{cfg.year}/{job.country}", DONE,
                         payload={"digest": pack_digest(cfg, job.staged),
-                                 "points": len(job.staged)})
+                                 "points": len(job.staged),
+                                 "file": file_fingerprint(job.target)})
             summary.counts["files written"] += 1
             summary.counts["points written"] += len(job.staged)
             outputs.append(job.target)
@@ -108,6 +117,9 @@ def _plan(
             summary.counts["files up to date"] += 1
             outputs.append(target)
             continue
+        damage = None if cfg.force else pack_damage(cfg, ledger, cc)
+        if damage is not None:
+            summary.notes.append(f"{target}: {damage}; packed again from the staged points")
         staged = staged_points(cfg, ledger, cc)
         missing = [pid for pid, p in staged if not p.exists()]
         if missing:

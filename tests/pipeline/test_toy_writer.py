@@ -46,6 +46,9 @@ class NpzWriter:
     def staged_path(self, stage_dir: Path, unit_id: int) -> Path:
         return stage_dir / f"{unit_id:08d}.npy"
 
+    def check_staged(self, path: Path, unit_id: int) -> str | None:
+        return None if path.is_file() else "missing"
+
     def remove_unfinished(self, stage_dir: Path) -> int:
         return remove_leftovers(stage_dir, "*.tmp")
 
@@ -59,6 +62,9 @@ class NpzWriter:
                 np.savez(f, attributes=np.array(json.dumps(dict(attributes))), **arrays)
 
         return replace_atomically(target, write, target.with_name(f".{target.name}.tmp"))
+
+    def check_packed(self, target: Path, unit_ids: Sequence[int]) -> str | None:
+        return None
 
     def remove_stale(self, target: Path) -> int:
         return remove_leftovers(target.parent, f".{target.name}.tmp")

@@ -217,3 +217,31 @@ def test_transient_failures_stop_after_retries_and_the_next_run_takes_them_up(
         assert_same_content(out / "2018" / "AT.h5", reference)
     with h5py.File(out / "2018" / "AT.h5", "r") as f:
         assert len(f) == len(demo.point_ids) - len(permanent)
+
+
+@pytest.mark.slow
+def test_a_run_that_does_other_work_still_exits_1_for_points_failed_earlier(
+    demo: DemoArchive, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    no_backoff: list[float],
+) -> None:
+    seed, broken, _ = _seed_for(demo.point_ids)
+    monkeypatch.setattr(faults, "DEFAULT_SEED", seed)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(main, run_args(demo, out, "--inject-faults", "0.2")).exit_code == 1
+    # The next run has other work (the country file to write again) but leaves the failed
+    # point out of it: the exit code and the last lines say so.
+    (out / "2018" / "AT.h5").unlink()
+    again = runner.invoke(main, run_args(demo, out))
+    text = " ".join(again.output.split())
+    assert again.exit_code == 1, again.output
+    assert "files written" in text
+    assert "1 unit(s) failed in earlier runs and are not in the file" in text
+    assert f"etl status --out {out}" in text
+    with h5py.File(out / "2018" / "AT.h5", "r") as f:
+        assert f"Lucas_Point_{broken:08d}" not in f
+    # The failure retried in this run and failing again is counted once, as this run's.
+    retried = runner.invoke(main, run_args(demo, out, "--inject-faults", "0.2",
+                                           "--retry-failed"))
+    assert retried.exit_code == 1
+    assert "earlier runs" not in retried.output and "1 unit(s) failed." in retried.output

@@ -165,10 +165,10 @@ def test_a_read_only_ledger_says_so_without_the_advice_for_a_damaged_one(
 @pytest.mark.parametrize(("message", "advice"), [
     ("attempt to write a readonly database", "is read-only"),
     ("unable to open database file", "must be a folder you can write to"),
-    ("file is not a database", "If the file is damaged, move it away"),
+    ("file is not a database", "is damaged"),
 ])
 def test_ledger_errors_are_told_apart(message: str, advice: str) -> None:
-    text = str(ledger_error(Path("o/ledger.sqlite"), sqlite3.DatabaseError(message)))
+    text = str(ledger_error(sqlite3.DatabaseError(message), Path("o/ledger.sqlite")))
     assert advice in text and "o/ledger.sqlite" in text
     assert ("move it away" in text) == (message == "file is not a database")
 
