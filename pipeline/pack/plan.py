@@ -68,26 +68,23 @@ def file_fingerprint(path: Path) -> dict[str, Any]:
     return {"size": size, "sha256_ends": h.hexdigest()}
 
 
+def pack_check(cfg: RunConfig, ledger: Ledger, country: str) -> tuple[bool, str | None]:
+    """``(current, damage)``: whether the country's file holds exactly the points exported
+    so far, undamaged; if not, what is wrong with a file that holds the current set (None
+    when the set itself changed). One call checks the file once."""
+    unit = ledger.get(STAGE, f"{cfg.year}/{country}")
+    if unit is None or unit.state != DONE or not unit.payload:
+        return False, None
+    staged = staged_points(cfg, ledger, country)
+    if unit.payload.get("digest") != pack_digest(cfg, staged):
+        return False, None
+    problem = packed_file_problem(cfg, country, unit.payload, staged)
+    return problem is None, problem
+
+
 def pack_is_current(cfg: RunConfig, ledger: Ledger, country: str) -> bool:
     """Whether the country's file holds exactly the points exported so far, undamaged."""
-    unit = ledger.get(STAGE, f"{cfg.year}/{country}")
-    if unit is None or unit.state != DONE or not unit.payload:
-        return False
-    staged = staged_points(cfg, ledger, country)
-    if unit.payload.get("digest") != pack_digest(cfg, staged):
-        return False
-    return packed_file_problem(cfg, country, unit.payload, staged) is None
-
-
-def pack_damage(cfg: RunConfig, ledger: Ledger, country: str) -> str | None:
-    """What is wrong with a country file the ledger says holds the current points."""
-    unit = ledger.get(STAGE, f"{cfg.year}/{country}")
-    if unit is None or unit.state != DONE or not unit.payload:
-        return None
-    staged = staged_points(cfg, ledger, country)
-    if unit.payload.get("digest") != pack_digest(cfg, staged):
-        return None
-    return packed_file_problem(cfg, country, unit.payload, staged)
+    return pack_check(cfg, ledger, country)[0]
 
 
 def packed_file_problem(

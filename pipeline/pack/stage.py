@@ -25,9 +25,8 @@ from pipeline.pack.plan import (
     STAGE,
     PackJob,
     file_fingerprint,
-    pack_damage,
+    pack_check,
     pack_digest,
-    pack_is_current,
     staged_points,
 )
 from pipeline.points import country_prefix
@@ -113,11 +112,11 @@ def _plan(
         target = writer.output_path(OutputLayout(cfg.out), cfg.year, cc)
         if writer.remove_stale(target):
             summary.notes.append(f"removed the temp file of an interrupted pack ({cc})")
-        if not cfg.force and pack_is_current(cfg, ledger, cc):
+        current, damage = (False, None) if cfg.force else pack_check(cfg, ledger, cc)
+        if current:
             summary.counts["files up to date"] += 1
             outputs.append(target)
             continue
-        damage = None if cfg.force else pack_damage(cfg, ledger, cc)
         if damage is not None:
             summary.notes.append(f"{target}: {damage}; packed again from the staged points")
         staged = staged_points(cfg, ledger, cc)
