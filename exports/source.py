@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -133,6 +133,10 @@ class PointStack:
     image_ids: list[str]
     acquired: list[datetime]
     dropped: list[DroppedScene] = field(default_factory=list)  # time steps left out, with reason
+    # Per-step attributes beyond Image_ID, in step order (radar: orbit_pass, platform, …);
+    # empty for Sentinel-2, whose file layout has none.
+    step_attributes: dict[str, list[Any]] = field(default_factory=dict)
+    step_scenes: list[Any] = field(default_factory=list)  # the scene of each step (radar)
 
 
 @dataclass
