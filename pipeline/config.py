@@ -13,11 +13,12 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from exports.registry import Scheduling, SourceOptions, SourceSpec
+from exports.s1.options import S1Options
 from exports.source import ALL_BANDS
 from exports.sources import all_option_names, get_source_spec, list_sources
 from lucas.errors import ConfigError
@@ -57,10 +58,25 @@ class RunConfig:
     scheduler: str | None = None  # Dask: "tcp://HOST:8786" or "local[:N]"
     inject_faults: float = 0.0  # share of reads failing on purpose (transient; 1/20 permanent)
     writer: str = DEFAULT_WRITER  # the output format (pipeline.dataset.writer registry)
+    # Sentinel-1 beside Sentinel-2 (--s1 …): off by default; never part of output_hash, so
+    # <CC>.h5 is the same file with and without it (its own digest: s1_output_hash)
+    s1_options: S1Options = field(default_factory=S1Options)
 
     def __post_init__(self) -> None:
         if self.source_options is None:
             object.__setattr__(self, "source_options", get_source_spec(self.source).options())
+
+    @property
+    def s1_enabled(self) -> bool:
+        """Whether the run also writes ``<CC>_S1.h5``."""
+        return self.s1_options.enabled
+
+    def s1_output_hash(self) -> str:
+        """A digest of what decides ``<CC>_S1.h5``: the Sentinel-2 settings (the points,
+        and the steps ``closest`` pairs with) plus the radar settings."""
+        relevant = {"s2": self.output_hash(), **self.s1_options.hash_fields()}
+        blob = json.dumps(relevant, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
 
     @property
     def source_spec(self) -> SourceSpec:
@@ -177,7 +193,7 @@ def _source_table(
 
 def _path_keys() -> set[str]:
     """Keys whose relative values are relative to the config file's folder."""
-    keys = set(_PATH_KEYS)
+    keys = set(_PATH_KEYS) | {f.name for f in fields(S1Options) if f.metadata.get("path")}
     for name, spec in all_option_names().items():
         if any(f.name == name and f.metadata.get("path") for f in spec.option_fields()):
             keys.add(name)
@@ -190,7 +206,9 @@ def build_config(
     """Merge file and flag values (flags win; ``None`` flags are unset) and validate."""
     where_file = f"config file {config_path}" if config_path else "config"
     source_keys = all_option_names()
-    known = ({f.name for f in fields(RunConfig)} - {"source_options"}) | source_keys.keys()
+    s1_keys = set(S1Options.option_names())
+    known = (({f.name for f in fields(RunConfig)} - {"source_options", "s1_options"})
+             | source_keys.keys() | s1_keys)
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
     chosen = str(flag_values.get("source") or file_values.get("source") or RunConfig.source)
@@ -205,11 +223,15 @@ def build_config(
             merged[key], origin[key] = value, f"flag --{key.replace('_', '-')}"
     spec = _source_spec(merged, origin)
     _refuse_other_sources_keys(merged, origin, spec, source_keys)
-    values = {k: _coerce(k, v, origin[k]) for k, v in merged.items() if k not in source_keys}
+    values = {k: _coerce(k, v, origin[k]) for k, v in merged.items()
+              if k not in source_keys and k not in s1_keys}
     values["source_options"] = spec.options.from_values(
         {k: merged[k] for k in spec.option_names() if k in merged},
         lambda key: origin.get(key, key),
     )
+    values["s1_options"] = S1Options.from_values(
+        {k: merged[k] for k in s1_keys if k in merged}, lambda key: origin.get(key, key)
+    ).resolved(spec.name)
     # Earth Engine threads share the project's quota of 40 concurrent requests; local
     # export processes share this machine's cores: each source has its own default.
     values.setdefault("workers", spec.default_workers)
@@ -311,6 +333,8 @@ def _validate(cfg: RunConfig, origin: Mapping[str, str]) -> None:
     if cfg.scheduler is not None:
         if cfg.scheduling.not_distributable:
             fail("scheduler", cfg.scheduling.not_distributable)
+        if cfg.s1_enabled:
+            _check_s1_distributable(cfg, fail)
         from pipeline.executors.dask_cluster import (
             parse_scheduler,  # syntax only: Dask not imported
         )
@@ -332,3 +356,11 @@ def _validate(cfg: RunConfig, origin: Mapping[str, str]) -> None:
             "LUCAS surveys with Sentinel-2 imagery: 2015 (from July), 2018, 2022 and later",
         )
 
+
+def _check_s1_distributable(cfg: RunConfig, fail: Any) -> None:
+    from exports.s1.sources import get_radar_spec
+
+    assert cfg.s1_options.s1_source is not None  # resolved in build_config
+    why = get_radar_spec(cfg.s1_options.s1_source).scheduling.not_distributable
+    if why:
+        fail("scheduler", f"--s1-source {cfg.s1_options.s1_source}: {why}")

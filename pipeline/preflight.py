@@ -35,6 +35,7 @@ def check_inputs(cfg: RunConfig) -> None:
     if cfg.gee_key_file is not None:
         check_readable_file(cfg.gee_key_file, "--gee-key-file", "a service-account key file")
     cfg.source_spec.check_inputs(cfg.source_options)
+    cfg.s1_options.check_inputs()
 
 
 def check_readable_file(path: Path, flag: str, what: str) -> None:

@@ -23,13 +23,14 @@ from pipeline.pack.stage import run_pack
 from pipeline.points import country_prefix, point_key, point_requests
 from pipeline.preflight import check_inputs, no_debris_on_input_error
 from pipeline.report import NoProgress, Progress, RunSummary
+from pipeline.s1.run import check_s1_settings, run_s1, s1_is_current
 from pipeline.sources import make_source
 from pipeline.stage_ingest import run_ingest
 from pipeline.stage_select import run_select
 
 log = logging.getLogger(__name__)
 
-STAGES = ("ingest", "select", "export", "pack")
+STAGES = ("ingest", "select", "export", "pack", "s1_select", "s1_export", "s1_pack")
 
 
 def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
@@ -57,6 +58,9 @@ def _run(cfg: RunConfig, progress: Progress) -> RunSummary:
             layout, writer = OutputLayout(cfg.out), get_writer(cfg.writer)
             summary.outputs = [str(writer.output_path(layout, cfg.year, cc))
                                for cc in cfg.countries]
+            if cfg.s1_enabled:
+                summary.outputs += [str(layout.s1_file(cfg.year, cc)) for cc in cfg.countries
+                                    if layout.s1_file(cfg.year, cc).exists()]
             return summary
         source = make_source(cfg, ledger)
         summary.stages.append(run_select(cfg, ledger, source, requests, progress))
@@ -70,6 +74,10 @@ def _run(cfg: RunConfig, progress: Progress) -> RunSummary:
         pack_summary, outputs = run_pack(cfg, ledger, source.name, progress)
         summary.stages.append(pack_summary)
         summary.outputs = [str(p) for p in outputs]
+        if cfg.s1_enabled and not stop_requested():
+            s1_summaries, s1_outputs = run_s1(cfg, ledger, requests, points, progress)
+            summary.stages.extend(s1_summaries)
+            summary.outputs.extend(str(p) for p in s1_outputs)
         summary.interrupted = stop_requested()  # Ctrl-C during pack: still exit code 130
         summary.failed_earlier = _failed_earlier(cfg, ledger, started)
     return summary
@@ -94,6 +102,8 @@ def _check_settings(cfg: RunConfig, ledger: Ledger) -> None:
             "new settings, or choose another --out"
         )
     _check_inputs(cfg, ledger)
+    if cfg.s1_enabled:
+        check_s1_settings(cfg, ledger)
     if cfg.force:
         for stage in STAGES:
             ledger.forget(stage, f"{cfg.year}/")
@@ -127,4 +137,4 @@ def _all_current(cfg: RunConfig, ledger: Ledger, requests: dict[str, list[PointR
                 return False
         if not pack_is_current(cfg, ledger, cc):
             return False
-    return True
+    return not cfg.s1_enabled or s1_is_current(cfg, ledger, requests)

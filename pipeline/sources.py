@@ -8,7 +8,10 @@ the coordinating process, the Ctrl-C flag).
 from __future__ import annotations
 
 from exports.registry import SourceContext
+from exports.s1.options import NEEDS_SOURCE
+from exports.s1.source import RadarSource
 from exports.source import ImagerySource
+from lucas.errors import ConfigError
 from pipeline.config import RunConfig
 from pipeline.interrupt import stop_requested
 from pipeline.ledger import Ledger
@@ -52,3 +55,23 @@ def with_faults(source: ImagerySource, cfg: RunConfig) -> ImagerySource:
     salt = os.getpid() if mp.parent_process() is not None else 0
     return faults.FaultInjectingSource(source, cfg.inject_faults, seed=faults.DEFAULT_SEED,
                                        salt=salt)
+
+
+def make_radar_source(cfg: RunConfig, ledger: Ledger | None = None) -> RadarSource:
+    """The configured Sentinel-1 source (``--s1``), through the radar source registry."""
+    from exports.s1.sources import get_radar_spec
+
+    options = cfg.s1_options
+    if options.s1_source is None:
+        raise ConfigError(NEEDS_SOURCE)
+    context = SourceContext(
+        bands=(),
+        year=cfg.year,
+        workers=cfg.workers,
+        refresh=cfg.force,
+        project=cfg.project,
+        key_file=cfg.gee_key_file,
+        durable=ledger_stores(ledger) if ledger is not None else None,
+        stop=stop_requested,
+    )
+    return get_radar_spec(options.s1_source).build(options, context)

@@ -7,9 +7,11 @@ the export stage reads exactly what was selected.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from exports.source import ImagerySource, PointRequest, SceneFilter, scene_to_dict
+from exports.source import DroppedScene, ImagerySource, PointRequest, SceneFilter, scene_to_dict
 from lucas.errors import SourceError
 from pipeline.config import RunConfig
 from pipeline.interrupt import stop_requested
@@ -21,6 +23,29 @@ STAGE = "select"
 SELECT_CHUNK = 500  # points per find_scenes call: bounded memory, frequent ledger commits
 
 
+class Selection(Protocol):
+    """What a finder returns (a Sentinel-2 ``SceneSelection``, a radar ``S1Selection``)."""
+
+    @property
+    def scenes(self) -> Mapping[int, Sequence[Any]]: ...
+
+    @property
+    def dropped(self) -> Sequence[DroppedScene]: ...
+
+
+@dataclass(frozen=True)
+class Finder:
+    """One kind of selection: the ledger stage it records in, the search, the scene form.
+
+    Why: the Sentinel-2 and Sentinel-1 selections differ only in these three; the chunking,
+    the failure handling and the ledger records are the same code.
+    """
+
+    stage: str
+    find: Callable[[list[PointRequest]], Selection]
+    to_dict: Callable[[Any], dict[str, object]]
+
+
 def run_select(
     cfg: RunConfig,
     ledger: Ledger,
@@ -28,29 +53,44 @@ def run_select(
     requests_by_country: dict[str, list[PointRequest]],
     progress: Progress | None = None,
 ) -> StageSummary:
-    progress = progress or NoProgress()
-    summary = StageSummary(STAGE)
-    start = time.perf_counter()
+    """The Sentinel-2 selection (``find_scenes`` with the run's scene filter)."""
     scene_filter = SceneFilter(cfg.max_cloud_cover, cfg.max_scene_nodata, cfg.buffer_m)
+    finder = Finder(STAGE, lambda reqs: source.find_scenes(reqs, cfg.year, scene_filter),
+                    scene_to_dict)
+    return run_selection(cfg, ledger, finder, requests_by_country, progress)
+
+
+def run_selection(
+    cfg: RunConfig,
+    ledger: Ledger,
+    finder: Finder,
+    requests_by_country: dict[str, list[PointRequest]],
+    progress: Progress | None = None,
+    summary_name: str | None = None,
+) -> StageSummary:
+    """Select every point the ledger has not selected yet, chunk by chunk."""
+    progress = progress or NoProgress()
+    summary = StageSummary(summary_name or finder.stage)
+    start = time.perf_counter()
     todo: list[tuple[str, PointRequest]] = []
     for cc, requests in requests_by_country.items():
-        states = ledger.states(STAGE, country_prefix(cfg.year, cc))
+        states = ledger.states(finder.stage, country_prefix(cfg.year, cc))
         for req in requests:
             state = states.get(point_key(cfg.year, cc, req.point_id))
             if cfg.force or state != DONE:
                 todo.append((cc, req))
             else:
                 summary.counts["already done"] += 1
-    advance = progress.start(STAGE, len(todo))
+    advance = progress.start(summary.stage, len(todo))
     dropped_scenes: dict[str, set[str]] = {}
     try:
         for chunk in chunked(todo, SELECT_CHUNK):
             if stop_requested():  # Ctrl-C: the chunk in flight is recorded, no new one starts
                 break
-            _select_chunk(cfg, ledger, source, chunk, scene_filter, summary, dropped_scenes)
+            _select_chunk(cfg, ledger, finder, chunk, summary, dropped_scenes)
             advance(len(chunk))
     finally:
-        progress.stop(STAGE)
+        progress.stop(summary.stage)
     for reason, scene_ids in dropped_scenes.items():
         summary.reasons[f"scene dropped: {reason}"] = len(scene_ids)
     summary.seconds = time.perf_counter() - start
@@ -60,14 +100,13 @@ def run_select(
 def _select_chunk(
     cfg: RunConfig,
     ledger: Ledger,
-    source: ImagerySource,
+    finder: Finder,
     chunk: Sequence[tuple[str, PointRequest]],
-    scene_filter: SceneFilter,
     summary: StageSummary,
     dropped_scenes: dict[str, set[str]],
 ) -> None:
     try:
-        selection = source.find_scenes([req for _, req in chunk], cfg.year, scene_filter)
+        selection = finder.find([req for _, req in chunk])
     except SourceError as e:
         # One bad chunk (quota, timeout) must not stop the run: its points are recorded as
         # failed, transient ones are retried by the next run.
@@ -75,7 +114,7 @@ def _select_chunk(
             raise
         summary.counts["failed"] += len(chunk)
         summary.reasons[f"selection failed: {e}"] += len(chunk)
-        ledger.record(STAGE, [
+        ledger.record(finder.stage, [
             UnitUpdate(point_key(cfg.year, cc, req.point_id), FAILED, str(e),
                        {"transient": e.transient})
             for cc, req in chunk
@@ -92,7 +131,7 @@ def _select_chunk(
             UnitUpdate(
                 point_key(cfg.year, cc, req.point_id),
                 DONE,
-                payload={"scenes": [scene_to_dict(s) for s in scenes]},
+                payload={"scenes": [finder.to_dict(s) for s in scenes]},
             )
         )
-    ledger.record(STAGE, updates)
+    ledger.record(finder.stage, updates)

@@ -50,9 +50,8 @@ class S1Options:
         "choices": RESAMPLINGS,
         "help": "Resampling of Sentinel-1 onto the 10 m patch grid [default: nearest]."})
     s1_source: str | None = field(default=None, metadata={
-        "choices": RADAR_SOURCES,
-        "help": "Where Sentinel-1 comes from [default: stac with --s1-catalog or "
-                "--s1-stac-url, gee with --source gee]."})
+        "help": f"Where Sentinel-1 comes from: {' or '.join(RADAR_SOURCES)} [default: stac "
+                "with --s1-catalog or --s1-stac-url, gee with --source gee]."})
     s1_catalog: Path | None = field(default=None, metadata={
         "path": True,
         "help": "Static STAC catalog of Sentinel-1 COGs (items like Planetary Computer's "
@@ -76,7 +75,7 @@ class S1Options:
             if key in kept:
                 kept[key] = coerce_text(kept[key], key, where).strip()
         for key, choices in (("s1", MODES), ("s1_orbit", ORBIT_FILTERS),
-                             ("s1_resampling", RESAMPLINGS), ("s1_source", RADAR_SOURCES)):
+                             ("s1_resampling", RESAMPLINGS), ("s1_source", _radar_sources())):
             if key in kept:
                 kept[key] = kept[key].lower()
                 if kept[key] not in choices:
@@ -149,6 +148,13 @@ class S1Options:
     def option_names(cls) -> tuple[str, ...]:
         """The config keys (and, with dashes, the flags) of the radar settings."""
         return tuple(f.name for f in fields(cls))
+
+
+def _radar_sources() -> tuple[str, ...]:
+    """The registered radar sources (a plug-in or a test may add one)."""
+    from exports.s1.sources import list_radar_sources
+
+    return list_radar_sources()
 
 
 def _days(value: Any, where: Callable[[str], str]) -> float:

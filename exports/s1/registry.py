@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exports.registry import Scheduling, SourceContext
-from exports.s1.options import S1Options
 from exports.s1.source import RadarSource
 from lucas.errors import ConfigError
 
@@ -27,8 +26,9 @@ class RadarSourceSpec:
     help: str
     scheduling: Scheduling = field(default_factory=Scheduling)
 
-    def build(self, options: S1Options, context: SourceContext) -> RadarSource:
-        """A ready radar source (connects to its service, opens its catalog)."""
+    def build(self, options: Any, context: SourceContext) -> RadarSource:
+        """A ready radar source (connects to its service, opens its catalog); ``options``:
+        the run's :class:`~exports.s1.options.S1Options` (not imported: it lists us)."""
         module, _, function = self.builder.partition(":")
         make: Callable[[Any, SourceContext], RadarSource] = getattr(
             importlib.import_module(module), function)

@@ -7,12 +7,14 @@ the real defaults live in :class:`pipeline.config.RunConfig` and are shown in th
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from exports.registry import SourceSpec
+from exports.s1.options import S1Options
 from exports.sources import get_source_spec, list_sources
 from pipeline.config import RunConfig, build_config, load_toml
 
@@ -87,6 +89,22 @@ def _source_flags() -> list[Callable[[F], F]]:
     return flags
 
 
+def _s1_flags() -> list[Callable[[F], F]]:
+    """The Sentinel-1 flags, from :class:`exports.s1.options.S1Options`'s fields."""
+    out: list[Callable[[F], F]] = []
+    for f in fields(S1Options):
+        kind: Any = None
+        if f.metadata.get("choices"):
+            kind = click.Choice(list(f.metadata["choices"]), case_sensitive=False)
+        elif f.metadata.get("path"):
+            kind = click.Path(path_type=Path)
+        elif f.type in ("float", float):
+            kind = float
+        out.append(click.option(f"--{f.name.replace('_', '-')}", f.name, type=kind,
+                                help=f.metadata.get("help", f.name)))
+    return out
+
+
 def _workers_help() -> str:
     per_source = "; ".join(
         f"with --source {n}, {get_source_spec(n).workers_help}" for n in list_sources()
@@ -127,6 +145,7 @@ source_options = _stack(
     click.option("--buffer-m", type=float,
                  help="The scene footprint must contain this buffer around the point, metres "
                  f"[default: {_D.buffer_m:g}]."),
+    *_s1_flags(),
 )
 
 work_options = _stack(

@@ -8,6 +8,8 @@
     OUT/<year>/.staging/<CC>/…          export: one finished unit per file (the writer's names)
     OUT/<year>/.staging/.dask/…         Dask scratch (scene fragments of a wave)
     OUT/<year>/<CC>.h5                  pack: the Sen4Map country file
+    OUT/<year>/.staging/<CC>_S1/…       export of Sentinel-1 (--s1)
+    OUT/<year>/<CC>_S1.h5               pack: the Sentinel-1 country file
 """
 
 from __future__ import annotations
@@ -44,3 +46,6 @@ class OutputLayout:
 
     def country_file(self, year: int, country: str) -> Path:
         return self.year_dir(year) / f"{country}.h5"
+
+    def s1_file(self, year: int, country: str) -> Path:
+        return self.year_dir(year) / f"{country}_S1.h5"

@@ -37,16 +37,31 @@ def stage_point(
     stack: PointStack,
     grid: PatchGrid,
     attributes: Mapping[str, Any],
+    write: Callable[[h5py.File, PointStack, PatchGrid, Mapping[str, Any]], object] | None = None,
 ) -> Path:
-    """Write a point's stack to ``stage_dir`` via temp file + fsync + rename."""
+    """Write a point's stack to ``stage_dir`` via temp file + fsync + rename; ``write``
+    puts the dataset into the in-memory file (default: the Sen4Map layout)."""
     stage_dir.mkdir(parents=True, exist_ok=True)
     final = staged_path(stage_dir, stack.point_id)
     image = BytesIO()
     with h5py.File(image, "w") as f:  # the same bytes a file on disk gets
-        write_point(f, stack.point_id, stack.data, stack.image_ids, grid.crs,
-                    grid.transform_tuple(), attributes)
+        (write or _write_sen4map)(f, stack, grid, attributes)
     return replace_atomically(final, lambda tmp: tmp.write_bytes(image.getbuffer()),
                               final.with_name(final.name + TMP_SUFFIX))
+
+
+def _write_sen4map(
+    f: h5py.File, stack: PointStack, grid: PatchGrid, attributes: Mapping[str, Any]
+) -> None:
+    write_point(f, stack.point_id, stack.data, stack.image_ids, grid.crs,
+                grid.transform_tuple(), attributes)
+
+
+def staged_image_ids(path: Path, point_id: int) -> list[str]:
+    """The ``Image_ID`` of each step of a staged point (``--s1 closest`` pairs with them)."""
+    with h5py.File(path, "r") as f:
+        ids = f[dataset_name(point_id)].attrs["Image_ID"]
+    return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
 
 def staged_problem(path: Path, point_id: int) -> str | None:
@@ -90,6 +105,10 @@ class Sen4MapWriter:
 
     def staged_path(self, stage_dir: Path, unit_id: int) -> Path:
         return staged_path(stage_dir, unit_id)
+
+    def staged_image_ids(self, path: Path, unit_id: int) -> list[str]:
+        """The steps' ``Image_ID`` (optional writer method: ``--s1 closest`` needs it)."""
+        return staged_image_ids(path, unit_id)
 
     def check_staged(self, path: Path, unit_id: int) -> str | None:
         return staged_problem(path, unit_id)

@@ -18,6 +18,7 @@ from exports.grid import PatchGrid
 from exports.source import PointStack
 from lucas.errors import ConfigError
 from pipeline.dataset.layout import OutputLayout
+from pipeline.dataset.s1_writer import Sentinel1Writer
 from pipeline.dataset.sen4map_writer import Sen4MapWriter
 
 
@@ -95,3 +96,4 @@ def get_writer(name: str) -> DatasetWriter:
 
 
 register_writer(Sen4MapWriter())
+register_writer(Sentinel1Writer())

@@ -7,7 +7,8 @@ coordinating process mark it done in the ledger (:mod:`pipeline.export.record`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 
 from exports.source import ImagerySource, PointFailure, PointStack
 from lucas.errors import OutputError
@@ -27,21 +28,35 @@ def export_job(source: ImagerySource, job: ExportJob) -> Iterator[ExportOutcome]
     for item in job.points:
         if not item.scenes:
             yield ExportOutcome(item.point_id, SKIPPED, NO_SCENE, {"reason": "no scene selected"})
+    yield from guarded_outcomes(
+        lambda: source.fetch(pending, job.bands, job.max_patch_nodata),
+        [req.point_id for req, _ in pending], job.stage_dir,
+        lambda result: point_outcome(job, result, by_id[result.point_id]),
+    )
+
+
+def guarded_outcomes(
+    fetch: Callable[[], Iterable[PointStack | PointFailure]],
+    point_ids: Sequence[int],
+    stage_dir: Path,
+    outcome: Callable[[PointStack | PointFailure], ExportOutcome],
+) -> Iterator[ExportOutcome]:
+    """The outcome of each fetched point; a source's crash fails only the points it had not
+    yielded yet (recorded, not lost), while a full or unwritable disk of ours stops the run."""
     seen: set[int] = set()
     try:
-        for result in source.fetch(pending, job.bands, job.max_patch_nodata):
+        for result in fetch():
             seen.add(result.point_id)
-            yield point_outcome(job, result, by_id[result.point_id])
+            yield outcome(result)
     except OutputError:
         raise  # our own disk is full or unwritable: stop the run, nothing to record per point
     except Exception as e:  # a source bug must not lose the batch's other points silently
         if is_disk_full(e):  # not a property of any point: stop, record nothing as failed
-            raise export_disk_full(e, job.stage_dir, len(pending)) from e
-        log.exception("export of a batch of %d points failed", len(pending))
-        for req, _ in pending:
-            if req.point_id not in seen:
-                yield ExportOutcome(req.point_id, FAILED, f"{type(e).__name__}: {e}",
-                                    {"transient": False})
+            raise export_disk_full(e, stage_dir, len(point_ids)) from e
+        log.exception("export of a batch of %d points failed", len(point_ids))
+        for pid in point_ids:
+            if pid not in seen:
+                yield ExportOutcome(pid, FAILED, f"{type(e).__name__}: {e}", {"transient": False})
 
 
 def point_outcome(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import pandas as pd
 
+from exports.registry import Scheduling
 from exports.source import PointRequest, scene_from_dict
 from pipeline.config import RunConfig
 from pipeline.dataset.layout import OutputLayout
@@ -23,6 +25,8 @@ from pipeline.ledger import DONE, FAILED, SKIPPED, Ledger, UnitState
 from pipeline.pack.plan import damaged_staged, pack_is_current
 from pipeline.points import chunked, country_prefix, point_key, point_requests
 from pipeline.report import StageSummary
+
+J = TypeVar("J")  # a job dataclass with a ``points`` list (ExportJob, S1ExportJob)
 
 
 def plan_jobs(
@@ -110,13 +114,16 @@ def needs_work(retry_failed: bool, state: UnitState, payload: Any) -> bool:
     return True
 
 
-def regroup(cfg: RunConfig, retry: Sequence[tuple[ExportJob, PointItem]]) -> list[ExportJob]:
-    """The points to try again, batched like the first attempt (each job's country kept)."""
-    jobs = []
+def regroup(
+    cfg: RunConfig, retry: Sequence[tuple[J, Any]], scheduling: Scheduling | None = None
+) -> list[J]:
+    """The points to try again, batched like the first attempt (each job's country and
+    settings kept: a job is a dataclass whose ``points`` are replaced)."""
+    scheduling = scheduling or cfg.scheduling
+    jobs: list[J] = []
     for job in {id(j): j for j, _ in retry}.values():
         items = [item for j, item in retry if j is job]
-        size = cfg.scheduling.batch_size(cfg.batch_size, cfg.workers, len(items))
+        size = scheduling.batch_size(cfg.batch_size, cfg.workers, len(items))
         for batch in chunked(items, size):
-            jobs.append(ExportJob(job.country, job.stage_dir, list(batch), job.bands,
-                                  job.max_patch_nodata, job.writer))
+            jobs.append(replace(job, points=list(batch)))  # type: ignore[type-var]
     return jobs

@@ -22,9 +22,10 @@ def record_outcomes(
     country: str,
     outcomes: Iterable[ExportOutcome],
     summary: StageSummary,
+    stage: str = STAGE,
 ) -> None:
     """Count the outcomes and record them in one ledger transaction (``--fail-fast`` raises
-    at the first permanent failure, after recording it)."""
+    at the first permanent failure, after recording it); ``stage``: the ledger stage."""
     updates = []
     for o in outcomes:
         # A transient failure is tried again in this run: counted as failed only at the end.
@@ -38,9 +39,9 @@ def record_outcomes(
         if o.state == FAILED and not o.transient:
             summary.reasons[f"point failed: {o.error}"] += 1
             if cfg.fail_fast:
-                ledger.record(STAGE, [update])
+                ledger.record(stage, [update])
                 raise SourceError(f"point {o.point_id:08d} failed (--fail-fast): {o.error}")
         for d in o.payload.get("dropped", []):
             summary.reasons[f"time step dropped: {d['kind']}"] += 1
         updates.append(update)
-    ledger.record(STAGE, updates)
+    ledger.record(stage, updates)

@@ -17,14 +17,15 @@ from typing import Any
 
 import pandas as pd
 
+from exports.registry import Scheduling
 from exports.source import ImagerySource
 from lucas.errors import OutputError
 from lucas.safe_files import fsync_file
 from pipeline.config import RunConfig
-from pipeline.executors.base import Cluster, Finished
+from pipeline.executors.base import Cluster, Finished, Work
 from pipeline.executors.choose import export_executor
 from pipeline.export import batch
-from pipeline.export.jobs import STAGE, ExportJob, ExportOutcome, PointItem
+from pipeline.export.jobs import STAGE, ExportJob, ExportOutcome
 from pipeline.export.plan import plan_jobs, regroup
 from pipeline.export.record import record_outcomes
 from pipeline.interrupt import stop_requested
@@ -69,25 +70,41 @@ def run_export(
     jobs = list(plan_jobs(cfg, ledger, points_by_country, summary))
     advance = progress.start(STAGE, sum(len(j.points) for j in jobs))
     try:
-        for attempt in range(1, cfg.retries + 1):
-            retry = _run_jobs(cfg, ledger, source, jobs, summary, advance)
-            if not retry or stop_requested():
-                break
-            if attempt == cfg.retries:
-                summary.counts["failed"] += len(retry)
-                summary.reasons["point failed: transient errors on every attempt"] += len(retry)
-                summary.notes.append(
-                    f"{len(retry)} point(s) still failing after {cfg.retries} attempts; "
-                    "the next run retries them"
-                )
-                break
-            summary.counts["retried"] += len(retry)
-            time.sleep(min(2.0 ** attempt, 30.0))  # let a throttled or flaky service recover
-            jobs = regroup(cfg, retry)
+        run_with_retries(cfg, ledger, ExportWork(cfg, source), jobs, summary, advance,
+                         cfg.scheduling, STAGE)
     finally:
         progress.stop(STAGE)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def run_with_retries(
+    cfg: RunConfig,
+    ledger: Ledger,
+    work: Work[Any, ExportOutcome],
+    jobs: Sequence[Any],
+    summary: StageSummary,
+    advance: Callable[[int], None],
+    scheduling: Scheduling,
+    stage: str,
+) -> None:
+    """Run the jobs, then the points whose failure was transient again (``--retries``
+    attempts in all, with a backoff), recording every outcome in ``stage``."""
+    for attempt in range(1, cfg.retries + 1):
+        retry = run_jobs(cfg, ledger, work, jobs, summary, advance, scheduling, stage)
+        if not retry or stop_requested():
+            break
+        if attempt == cfg.retries:
+            summary.counts["failed"] += len(retry)
+            summary.reasons["point failed: transient errors on every attempt"] += len(retry)
+            summary.notes.append(
+                f"{len(retry)} point(s) still failing after {cfg.retries} attempts; "
+                "the next run retries them"
+            )
+            break
+        summary.counts["retried"] += len(retry)
+        time.sleep(min(2.0 ** attempt, 30.0))  # let a throttled or flaky service recover
+        jobs = regroup(cfg, retry, scheduling)
 
 
 def sync_staging(stage_dir: Path) -> None:
@@ -102,19 +119,21 @@ def sync_staging(stage_dir: Path) -> None:
                           ) from e
 
 
-def _run_jobs(
+def run_jobs(
     cfg: RunConfig,
     ledger: Ledger,
-    source: ImagerySource,
-    jobs: Sequence[ExportJob],
+    work: Work[Any, ExportOutcome],
+    jobs: Sequence[Any],
     summary: StageSummary,
     advance: Callable[[int], None],
-) -> list[tuple[ExportJob, PointItem]]:
+    scheduling: Scheduling,
+    stage: str = STAGE,
+) -> list[tuple[Any, Any]]:
     """Run the jobs, recording every outcome; return the points to try again."""
-    executor = export_executor(cfg.scheduler, cfg.workers, cfg.scheduling, len(jobs))
-    retry: list[tuple[ExportJob, PointItem]] = []
+    executor = export_executor(cfg.scheduler, cfg.workers, scheduling, len(jobs))
+    retry: list[tuple[Any, Any]] = []
     try:
-        for finished in executor.run(ExportWork(cfg, source), jobs):
+        for finished in executor.run(work, jobs):
             by_country: dict[str, list[ExportOutcome]] = defaultdict(list)
             stage_dirs = {}
             for job, outcome in finished:
@@ -125,7 +144,7 @@ def _run_jobs(
             for country, outcomes in by_country.items():
                 if any(o.state == DONE for o in outcomes):
                     sync_staging(stage_dirs[country])
-                record_outcomes(cfg, ledger, country, outcomes, summary)
+                record_outcomes(cfg, ledger, country, outcomes, summary, stage)
             advance(len(finished))
     finally:
         summary.notes.extend(n for n in executor.notes if n not in summary.notes)

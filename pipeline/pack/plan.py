@@ -19,6 +19,7 @@ from pipeline.dataset.layout import OutputLayout
 from pipeline.dataset.writer import get_writer
 from pipeline.ledger import DONE, Ledger
 from pipeline.points import country_prefix
+from pipeline.product import Product, s2_product
 
 STAGE = "pack"
 DIGEST_SPAN = 1 << 20  # bytes read at each end of a packed file for its fingerprint
@@ -35,11 +36,14 @@ class PackJob:
     writer_name: str = "sen4map"
 
 
-def staged_points(cfg: RunConfig, ledger: Ledger, country: str) -> list[tuple[int, Path]]:
+def staged_points(
+    cfg: RunConfig, ledger: Ledger, country: str, product: Product | None = None
+) -> list[tuple[int, Path]]:
     """Points the ledger marks exported, with their staged files (the ledger is the truth)."""
-    stage_dir = OutputLayout(cfg.out).staging_dir(cfg.year, country)
-    writer = get_writer(cfg.writer)
-    done = ledger.units("export", country_prefix(cfg.year, country), state=DONE)
+    product = product or s2_product(cfg)
+    stage_dir = product.staging_dir(OutputLayout(cfg.out), cfg.year, country)
+    writer = get_writer(product.writer)
+    done = ledger.units(product.export_stage, country_prefix(cfg.year, country), state=DONE)
     out = []
     for unit in done:
         pid = int(unit.key.rsplit("/", 1)[1])
@@ -47,9 +51,11 @@ def staged_points(cfg: RunConfig, ledger: Ledger, country: str) -> list[tuple[in
     return out
 
 
-def pack_digest(cfg: RunConfig, staged: list[tuple[int, Path]]) -> str:
+def pack_digest(
+    cfg: RunConfig, staged: list[tuple[int, Path]], product: Product | None = None
+) -> str:
     """A digest of the settings and the set of points a file holds."""
-    h = hashlib.sha256(cfg.output_hash().encode())
+    h = hashlib.sha256((product or s2_product(cfg)).output_hash.encode())
     for pid, _ in sorted(staged):
         h.update(f"{pid},".encode())
     return h.hexdigest()[:16]
@@ -68,32 +74,38 @@ def file_fingerprint(path: Path) -> dict[str, Any]:
     return {"size": size, "sha256_ends": h.hexdigest()}
 
 
-def pack_check(cfg: RunConfig, ledger: Ledger, country: str) -> tuple[bool, str | None]:
+def pack_check(
+    cfg: RunConfig, ledger: Ledger, country: str, product: Product | None = None
+) -> tuple[bool, str | None]:
     """``(current, damage)``: whether the country's file holds exactly the points exported
     so far, undamaged; if not, what is wrong with a file that holds the current set (None
     when the set itself changed). One call checks the file once."""
-    unit = ledger.get(STAGE, f"{cfg.year}/{country}")
+    product = product or s2_product(cfg)
+    unit = ledger.get(product.pack_stage, f"{cfg.year}/{country}")
     if unit is None or unit.state != DONE or not unit.payload:
         return False, None
-    staged = staged_points(cfg, ledger, country)
-    if unit.payload.get("digest") != pack_digest(cfg, staged):
+    staged = staged_points(cfg, ledger, country, product)
+    if unit.payload.get("digest") != pack_digest(cfg, staged, product):
         return False, None
-    problem = packed_file_problem(cfg, country, unit.payload, staged)
+    problem = packed_file_problem(cfg, country, unit.payload, staged, product)
     return problem is None, problem
 
 
-def pack_is_current(cfg: RunConfig, ledger: Ledger, country: str) -> bool:
+def pack_is_current(
+    cfg: RunConfig, ledger: Ledger, country: str, product: Product | None = None
+) -> bool:
     """Whether the country's file holds exactly the points exported so far, undamaged."""
-    return pack_check(cfg, ledger, country)[0]
+    return pack_check(cfg, ledger, country, product)[0]
 
 
 def packed_file_problem(
-    cfg: RunConfig, country: str, payload: dict[str, Any], staged: list[tuple[int, Path]]
+    cfg: RunConfig, country: str, payload: dict[str, Any], staged: list[tuple[int, Path]],
+    product: Product | None = None,
 ) -> str | None:
     """Why the file on disk is not the one the ledger recorded packing (None: it is)."""
     if payload.get("points") == 0:
         return None
-    writer = get_writer(cfg.writer)
+    writer = get_writer((product or s2_product(cfg)).writer)
     target = writer.output_path(OutputLayout(cfg.out), cfg.year, country)
     if not target.is_file():
         return "missing"
@@ -104,9 +116,12 @@ def packed_file_problem(
     return writer.check_packed(target, [pid for pid, _ in staged])
 
 
-def damaged_staged(cfg: RunConfig, ledger: Ledger, country: str) -> dict[int, str]:
+def damaged_staged(
+    cfg: RunConfig, ledger: Ledger, country: str, product: Product | None = None
+) -> dict[int, str]:
     """Points marked exported whose staged file cannot be packed, with the reason."""
-    writer = get_writer(cfg.writer)
+    product = product or s2_product(cfg)
+    writer = get_writer(product.writer)
     found = {pid: writer.check_staged(path, pid) for pid, path in
-             staged_points(cfg, ledger, country)}
+             staged_points(cfg, ledger, country, product)}
     return {pid: problem for pid, problem in found.items() if problem is not None}

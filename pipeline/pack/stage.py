@@ -9,7 +9,7 @@ leaves the previous file; only this process records finished files in the ledger
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from pipeline.pack.plan import (
     staged_points,
 )
 from pipeline.points import country_prefix
+from pipeline.product import Product, s2_product
 from pipeline.report import NoProgress, Progress, StageSummary
 from pipeline.version import producer_version
 
@@ -79,21 +80,31 @@ def _pack_in_worker(job: PackJob) -> list[PackJob]:
 
 
 def run_pack(
-    cfg: RunConfig, ledger: Ledger, source_name: str, progress: Progress | None = None
+    cfg: RunConfig,
+    ledger: Ledger,
+    source_name: str,
+    progress: Progress | None = None,
+    product: Product | None = None,
+    attributes: Mapping[str, dict[str, Any]] | None = None,
+    summary_name: str = STAGE,
 ) -> tuple[StageSummary, list[Path]]:
+    """Pack every country whose file is not current; ``product`` (default: Sentinel-2)
+    says which file family, ``attributes`` (per country) go to its writer's file
+    attributes."""
     progress = progress or NoProgress()
-    summary = StageSummary(STAGE)
+    product = product or s2_product(cfg)
+    summary = StageSummary(summary_name)
     start = time.perf_counter()
     outputs: list[Path] = []
-    jobs = _plan(cfg, ledger, source_name, summary, outputs)
+    jobs = _plan(cfg, ledger, source_name, summary, outputs, product, attributes or {})
     executor = pack_executor(cfg.scheduler, cfg.workers, len(jobs))
     if cfg.scheduler and len(jobs) > 1:
         summary.notes.append(f"{len(jobs)} country files packed in parallel on Dask")
-    work = PackWork(get_writer(cfg.writer), progress, cfg.year)
+    work = PackWork(get_writer(product.writer), progress, cfg.year)
     for finished in executor.run(work, jobs):
         for _, job in finished:
-            ledger.mark(STAGE, f"{cfg.year}/{job.country}", DONE,
-                        payload={"digest": pack_digest(cfg, job.staged),
+            ledger.mark(product.pack_stage, f"{cfg.year}/{job.country}", DONE,
+                        payload={"digest": pack_digest(cfg, job.staged, product),
                                  "points": len(job.staged),
                                  "file": file_fingerprint(job.target)})
             summary.counts["files written"] += 1
@@ -104,34 +115,35 @@ def run_pack(
 
 
 def _plan(
-    cfg: RunConfig, ledger: Ledger, source_name: str, summary: StageSummary, outputs: list[Path]
+    cfg: RunConfig, ledger: Ledger, source_name: str, summary: StageSummary,
+    outputs: list[Path], product: Product, extra: Mapping[str, dict[str, Any]],
 ) -> list[PackJob]:
-    writer = get_writer(cfg.writer)
+    writer = get_writer(product.writer)
     jobs = []
     for cc in cfg.countries:
         target = writer.output_path(OutputLayout(cfg.out), cfg.year, cc)
         if writer.remove_stale(target):
             summary.notes.append(f"removed the temp file of an interrupted pack ({cc})")
-        current, damage = (False, None) if cfg.force else pack_check(cfg, ledger, cc)
+        current, damage = (False, None) if cfg.force else pack_check(cfg, ledger, cc, product)
         if current:
             summary.counts["files up to date"] += 1
             outputs.append(target)
             continue
         if damage is not None:
             summary.notes.append(f"{target}: {damage}; packed again from the staged points")
-        staged = staged_points(cfg, ledger, cc)
+        staged = staged_points(cfg, ledger, cc, product)
         missing = [pid for pid, p in staged if not p.exists()]
         if missing:
             # The ledger says done but the file is gone (deleted by hand): redo those points.
             prefix = country_prefix(cfg.year, cc)
-            ledger.forget_keys("export", [f"{prefix}{pid:08d}" for pid in missing])
+            ledger.forget_keys(product.export_stage, [f"{prefix}{pid:08d}" for pid in missing])
             summary.counts["failed"] += len(missing)
             summary.reasons["staged file missing, re-exported on the next run"] += len(missing)
             continue
         if not staged:
             summary.notes.append(f"{cc}: no point has a usable scene, no file written")
-            ledger.mark(STAGE, f"{cfg.year}/{cc}", DONE,
-                        payload={"digest": pack_digest(cfg, staged), "points": 0})
+            ledger.mark(product.pack_stage, f"{cfg.year}/{cc}", DONE,
+                        payload={"digest": pack_digest(cfg, staged, product), "points": 0})
             continue
         attrs = writer.file_attributes(
             year=cfg.year,
@@ -139,8 +151,9 @@ def _plan(
             source=source_name,
             bands=cfg.bands,
             thresholds=cfg.thresholds(),
-            config_hash=cfg.output_hash(),
+            config_hash=product.output_hash,
             producer_version=producer_version(),
+            **extra.get(cc, {}),
         )
         jobs.append(PackJob(cc, staged, target, attrs, writer.name))
     return jobs
