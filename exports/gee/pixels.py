@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from typing import Any
 
@@ -40,9 +40,11 @@ NPY_MAX_HEADER = 1 << 20
 ComputePixels = Callable[[dict[str, Any]], Any]
 
 
-def scenes_per_request(n_bands: int, grid: PatchGrid) -> int:
+def scenes_per_request(
+    n_bands: int, grid: PatchGrid, bytes_per_value: int = BYTES_PER_VALUE
+) -> int:
     """How many scenes of ``n_bands`` bands fit in one request under both limits."""
-    per_scene = grid.size * grid.size * BYTES_PER_VALUE * n_bands
+    per_scene = grid.size * grid.size * bytes_per_value * n_bands
     return max(1, min(MAX_BANDS // n_bands, MAX_BYTES // per_scene))
 
 
@@ -128,7 +130,7 @@ def split_fields(
     by_id = {s.image_id: s for s in scenes}
     found: dict[str, dict[str, np.ndarray]] = {}
     for name in array.dtype.names or ():
-        match = _match_field(name, by_id, bands)
+        match = match_field(name, by_id, bands)
         if match is None:
             log.debug("computePixels field %s matches no requested scene/band", name)
             continue
@@ -150,9 +152,11 @@ def split_fields(
     return patches, dropped
 
 
-def _match_field(
-    name: str, by_id: dict[str, Scene], bands: Sequence[str]
+def match_field(
+    name: str, by_id: Collection[str], bands: Sequence[str]
 ) -> tuple[str, str] | None:
+    """``(system:index, band)`` of an answer's field ``<system:index>_<band>`` (the index may
+    carry a prefix the server added), or None for a field of no requested image/band."""
     for band in bands:
         suffix = f"_{band}"
         if not name.endswith(suffix):

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import ee
 
@@ -44,6 +44,7 @@ PROPS = REQUIRED_PROPS + OPTIONAL_PROPS
 _TOO_HEAVY = ("memory limit", "timed out", "aborted", "accumulating", "response size")
 
 Evaluate = Callable[[Any], Any]
+T = TypeVar("T")
 
 
 def year_collection(year: int, scene_filter: SceneFilter) -> ee.ImageCollection:
@@ -145,46 +146,78 @@ def select_scenes(
     :class:`SourceError` (``transient`` set when a later retry may help) naming the points
     of a chunk that failed even after retries and splitting.
     """
-    size = max(1, min(chunk_size, MAX_CHUNK))
-
-    def one(chunk: list[PointRequest]) -> dict[int, list[Scene]]:
-        return _select_chunk(chunk, year, scene_filter, evaluate, throttle)
-
-    parts = list(chunks(points, size))
-    answers = executor.map(one, parts) if executor is not None else map(one, parts)
-    found: dict[int, list[Scene]] = {}
-    for answer in answers:
-        found.update(answer)
+    found = select_in_chunks(
+        points,
+        query=lambda chunk: scene_query(chunk, year, scene_filter),
+        parse=parse_answer,
+        evaluate=evaluate,
+        throttle=throttle,
+        chunk_size=chunk_size,
+        executor=executor,
+    )
     seen = {s.scene_id for scenes in found.values() for s in scenes}
-    missing = [p.point_id for p in points if p.point_id not in found]
-    if missing:
-        raise SourceError(f"Earth Engine returned no answer for point(s) {missing[:10]}")
     log.info("gee select: %d points, %d distinct scenes", len(found), len(seen))
     return SceneSelection(scenes=found, scenes_seen=len(seen))
 
 
-def _select_chunk(
-    chunk: list[PointRequest],
-    year: int,
-    scene_filter: SceneFilter,
+def select_in_chunks(
+    points: Sequence[PointRequest],
+    *,
+    query: Callable[[list[PointRequest]], Any],
+    parse: Callable[[Mapping[str, Any]], dict[int, T]],
     evaluate: Evaluate,
     throttle: Throttle,
-) -> dict[int, list[Scene]]:
+    chunk_size: int = DEFAULT_CHUNK,
+    executor: Executor | None = None,
+    what: str = "gee scene selection",
+) -> dict[int, T]:
+    """Point id → ``parse``'s value for every point, one ``evaluate(query(chunk))`` per chunk.
+
+    The machinery of every server-side selection (Sentinel-2 scenes, Sentinel-1 slices):
+    chunks of nearby points, run on ``executor`` when given, each call under the throttle's
+    retries; a chunk the server finds too heavy is split in two and retried; a chunk that
+    still fails raises :class:`SourceError` naming its points (``transient`` when a later
+    retry may help), as does an answer that lacks a point.
+    """
+    size = max(1, min(chunk_size, MAX_CHUNK))
+
+    def one(chunk: list[PointRequest]) -> dict[int, T]:
+        return _select_chunk(chunk, query, parse, evaluate, throttle, what)
+
+    parts = list(chunks(points, size))
+    answers = executor.map(one, parts) if executor is not None else map(one, parts)
+    found: dict[int, T] = {}
+    for answer in answers:
+        found.update(answer)
+    missing = [p.point_id for p in points if p.point_id not in found]
+    if missing:
+        raise SourceError(f"Earth Engine returned no answer for point(s) {missing[:10]}")
+    return found
+
+
+def _select_chunk(
+    chunk: list[PointRequest],
+    query: Callable[[list[PointRequest]], Any],
+    parse: Callable[[Mapping[str, Any]], dict[int, T]],
+    evaluate: Evaluate,
+    throttle: Throttle,
+    what: str,
+) -> dict[int, T]:
     ids = f"{chunk[0].point_id}…{chunk[-1].point_id} ({len(chunk)} points)"
-    query = scene_query(chunk, year, scene_filter)
+    expression = query(chunk)
     try:
-        answer = throttle.call(lambda: evaluate(query), what=f"gee select {ids}")
+        answer = throttle.call(lambda: evaluate(expression), what=f"gee select {ids}")
     except Exception as e:
         message = str(e)
         if len(chunk) > 1 and any(m in message.lower() for m in _TOO_HEAVY):
             log.info("gee select %s too heavy (%s): splitting", ids, message)
             half = len(chunk) // 2
             return {
-                **_select_chunk(chunk[:half], year, scene_filter, evaluate, throttle),
-                **_select_chunk(chunk[half:], year, scene_filter, evaluate, throttle),
+                **_select_chunk(chunk[:half], query, parse, evaluate, throttle, what),
+                **_select_chunk(chunk[half:], query, parse, evaluate, throttle, what),
             }
         raise SourceError(
-            f"gee scene selection failed for points {ids}: {message}",
+            f"{what} failed for points {ids}: {message}",
             transient=classify(e) is not ErrorKind.DETERMINISTIC,
         ) from e
-    return parse_answer(answer)
+    return parse(answer)

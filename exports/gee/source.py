@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import ee
 
@@ -59,6 +59,10 @@ from exports.stack import assemble_stack
 from lucas.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+A = TypeVar("A")
+R = TypeVar("R")
+_END = object()
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,45 @@ def _compute_pixels(params: dict[str, Any]) -> Any:
 
 def _compute_value(obj: Any) -> Any:
     return ee.data.computeValue(obj)
+
+
+def completion_order(
+    items: Iterable[A], work: Callable[[A], R], workers: int, *, thread_name_prefix: str
+) -> Iterator[R]:
+    """``work(item)`` of every item on ``workers`` threads, each result as soon as it is
+    ready (completion order), with a bounded look-ahead so a long batch is not all queued;
+    leaving early (the consumer stops) cancels what has not started."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix=thread_name_prefix)
+    todo = iter(items)
+    running: set[Future[R]] = set()
+
+    def submit_next() -> None:
+        item = next(todo, _END)
+        if item is not _END:
+            running.add(pool.submit(work, item))  # type: ignore[arg-type]
+
+    try:
+        for _ in range(2 * workers):  # bounded look-ahead
+            submit_next()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                running.discard(fut)
+                submit_next()
+                yield fut.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def point_failure(point: PointRequest, error: Exception) -> PointFailure:
+    """A point's failed computePixels as a record: transient unless retrying cannot help."""
+    kind = classify(error)
+    log.warning("gee point %08d failed (%s): %s", point.point_id, kind.value, error)
+    return PointFailure(
+        point.point_id,
+        f"Earth Engine computePixels: {error}",
+        transient=kind is not ErrorKind.DETERMINISTIC,
+    )
 
 
 class GeeSource:
@@ -207,27 +250,12 @@ class GeeSource:
         max_patch_nodata: float,
     ) -> Iterator[PointStack | PointFailure]:
         """Each point's stack as soon as it is ready (completion order, not batch order)."""
-        pool = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gee-pixels")
-        todo = iter(batch)
-        running: set[Future[PointStack | PointFailure]] = set()
-
-        def submit_next() -> None:
-            item = next(todo, None)
-            if item is not None:
-                point, scenes = item
-                running.add(pool.submit(self._fetch_one, point, scenes, bands, max_patch_nodata))
-
-        try:
-            for _ in range(2 * self.settings.workers):  # bounded look-ahead
-                submit_next()
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    running.discard(fut)
-                    submit_next()
-                    yield fut.result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        yield from completion_order(
+            batch,
+            lambda item: self._fetch_one(item[0], item[1], bands, max_patch_nodata),
+            self.settings.workers,
+            thread_name_prefix="gee-pixels",
+        )
 
     def _fetch_one(
         self,
@@ -246,13 +274,7 @@ class GeeSource:
             )
             return assemble_stack(point, patches, bands, max_patch_nodata, dropped)
         except Exception as e:  # recorded per point, never the end of the batch
-            kind = classify(e)
-            log.warning("gee point %08d failed (%s): %s", point.point_id, kind.value, e)
-            return PointFailure(
-                point.point_id,
-                f"Earth Engine computePixels: {e}",
-                transient=kind is not ErrorKind.DETERMINISTIC,
-            )
+            return point_failure(point, e)
 
 
 class GeeBatchSource:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from ee import apitestcase
 
 from exports.gee.batch import Raster, band_names
 from exports.grid import patch_grid
+from exports.s1.scene import S1_BANDS, S1Scene
 from exports.source import ALL_BANDS, PointRequest, Scene
 
 COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
@@ -201,3 +202,84 @@ def fake_reader(
         return Raster(array, [None] * len(names), transform, g.crs)
 
     return read
+
+
+# --- Sentinel-1 (COPERNICUS/S1_GRD) ---------------------------------------------------
+
+S1_COLLECTION = "COPERNICUS/S1_GRD"
+S1_FILL = {"VV": -12.5, "VH": -19.5}  # the dB value of every pixel of a fake S1 answer
+
+
+def s1_index(
+    day: int, slice_no: int = 0, mission: str = "S1A", datatake: str | None = None
+) -> str:
+    """A 2018 S1_GRD system:index (an ESA product id): ``day`` = day of the year; slices
+    ``slice_no`` 0, 1, … of one datatake follow each other by 25 s and share its id."""
+    start = datetime(2018, 1, 1, 16, 50, 50, tzinfo=UTC) + timedelta(
+        days=day - 1, seconds=25 * slice_no)
+    stop = start + timedelta(seconds=25)
+    orbit = 20000 + day
+    take = datatake or f"{0x020000 + day:06X}"
+    unique = f"{(day * 16 + slice_no) % 0x10000:04X}"
+    return (f"{mission}_IW_GRDH_1SDV_{start:%Y%m%dT%H%M%S}_{stop:%Y%m%dT%H%M%S}_"
+            f"{orbit:06d}_{take}_{unique}")
+
+
+def s1_acquired(index: str) -> datetime:
+    """The sensing start a :func:`s1_index` encodes (UTC)."""
+    return datetime.strptime(index.split("_")[4], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+
+
+def s1_row(
+    day: int,
+    slice_no: int = 0,
+    orbit_pass: str = "ASCENDING",
+    relative_orbit: int = 73,
+    mission: str = "S1A",
+) -> list[Any]:
+    """One slice's row of an S1 selection answer (``exports.s1gee.select.PROPS``)."""
+    index = s1_index(day, slice_no, mission)
+    ms = int(s1_acquired(index).timestamp()) * 1000
+    return [index, ms, orbit_pass, relative_orbit, mission[-1]]
+
+
+def s1_scene(
+    day: int,
+    slice_no: int = 0,
+    orbit_pass: str = "ASCENDING",
+    relative_orbit: int = 73,
+    mission: str = "S1A",
+) -> S1Scene:
+    """The S1Scene the gee radar source makes of :func:`s1_row` (same arguments)."""
+    from exports.s1gee.select import scene_from_row
+
+    return scene_from_row(s1_row(day, slice_no, orbit_pass, relative_orbit, mission))
+
+
+def s1_marker(slice_no: int, band: str) -> float:
+    """The dB value a fake S1 answer puts at [32, 32] of field (slice, band): exact in f4."""
+    return -10.0 - slice_no - (0.25 if band == "VH" else 0.0)
+
+
+def s1_npy_answer(scenes: Sequence[S1Scene], size: int = 64, prefix: str = "") -> np.ndarray:
+    """What computePixels returns for the S1 toBands stack: f4 fields ``<index>_<band>``,
+    every pixel :data:`S1_FILL` except [32, 32], which holds :func:`s1_marker`."""
+    names = [f"{prefix}{s.scene_id}_{b}" for s in scenes for b in S1_BANDS]
+    array = np.zeros((size, size), dtype=[(n, "<f4") for n in names])
+    for i, s in enumerate(scenes):
+        for b in S1_BANDS:
+            field = array[f"{prefix}{s.scene_id}_{b}"]
+            field[...] = S1_FILL[b]
+            field[32, 32] = s1_marker(i, b)
+    return array
+
+
+def s1_answer(rows_by_point: dict[int, list[list[Any]]]) -> dict[str, Any]:
+    """A computed S1 selection (FeatureCollection) holding these rows per point."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": None, "properties": {"point_id": pid, "scenes": rows}}
+            for pid, rows in rows_by_point.items()
+        ],
+    }

@@ -1,0 +1,134 @@
+"""The Earth Engine radar source (``--s1-source gee``): ``COPERNICUS/S1_GRD``, σ0 in dB.
+
+:class:`GeeRadarSource` implements :class:`~exports.s1.source.RadarSource` with the
+Sentinel-2 gee source's machinery: selection on the server in chunks of points
+(:mod:`exports.s1gee.select`), each point's slices in one ``computePixels`` call or a few
+(:mod:`exports.s1gee.pixels`), points in parallel on a bounded thread pool, every call
+under one :class:`~exports.gee.throttle.Throttle` (rate, adaptive concurrency, retries of
+429 and other transient errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import ee
+
+from exports.gee.auth import GeeAuth, initialize
+from exports.gee.pixels import ComputePixels
+from exports.gee.select import Evaluate
+from exports.gee.source import GeeSettings, completion_order, point_failure
+from exports.gee.throttle import Throttle
+from exports.s1.options import RESAMPLINGS
+from exports.s1.scene import SIGMA0_DB, S1Scene
+from exports.s1.source import S1Filter, S1Selection
+from exports.s1.stack import assemble_series
+from exports.s1gee.pixels import fetch_slices
+from exports.s1gee.select import select_acquisitions
+from exports.source import PointFailure, PointRequest, PointStack
+from lucas.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _compute_pixels(params: dict[str, Any]) -> Any:
+    return ee.data.computePixels(params)  # looked up per call: tests may patch ee.data
+
+
+def _compute_value(obj: Any) -> Any:
+    return ee.data.computeValue(obj)
+
+
+class GeeRadarSource:
+    """Sentinel-1 IW GRD from Earth Engine's ``COPERNICUS/S1_GRD`` (σ0 dB, no conversion).
+
+    ``compute_pixels`` and ``compute_value`` are the two server calls (defaults:
+    ``ee.data.computePixels`` / ``ee.data.computeValue``), injected so tests fake them;
+    ``clock`` and ``sleep`` drive the throttle. ``settings`` are the Sentinel-2 gee
+    source's (threads, rate, retries, points per selection call).
+    """
+
+    name = "gee"
+    convention = SIGMA0_DB
+
+    def __init__(
+        self,
+        settings: GeeSettings | None = None,
+        *,
+        compute_pixels: ComputePixels | None = None,
+        compute_value: Evaluate | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings or GeeSettings()
+        s = self.settings
+        self.throttle = Throttle(s.workers, s.rate, s.burst, s.retry, clock=clock, sleep=sleep)
+        self._compute_pixels = compute_pixels or _compute_pixels
+        self._compute_value = compute_value or _compute_value
+
+    @classmethod
+    def connect(cls, auth: GeeAuth, settings: GeeSettings | None = None) -> GeeRadarSource:
+        """Initialise Earth Engine (raises ConfigError when credentials are missing)."""
+        initialize(auth)
+        return cls(settings)
+
+    def find_acquisitions(
+        self, points: Sequence[PointRequest], year: int, s1_filter: S1Filter
+    ) -> S1Selection:
+        """Selection on the server, chunks in parallel: one call per point would hit the quota.
+
+        Raises :class:`~lucas.errors.SourceError` when a chunk fails after retries and
+        splitting (the pipeline records that call's points as failed)."""
+        with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gee-s1-select") as pool:
+            return select_acquisitions(
+                points,
+                year,
+                s1_filter,
+                evaluate=self._compute_value,
+                throttle=self.throttle,
+                chunk_size=self.settings.select_chunk,
+                executor=pool,
+            )
+
+    def fetch(
+        self,
+        batch: Sequence[tuple[PointRequest, Sequence[S1Scene]]],
+        max_patch_nodata: float,
+        resampling: str,
+    ) -> Iterator[PointStack | PointFailure]:
+        """Each point's series as soon as it is ready (completion order, not batch order);
+        a point that fails is yielded as a :class:`PointFailure`, never raised."""
+        if resampling not in RESAMPLINGS:
+            raise ConfigError(f"unknown Sentinel-1 resampling '{resampling}'; choose one of "
+                              f"{', '.join(RESAMPLINGS)}")
+        yield from completion_order(
+            batch,
+            lambda item: self._fetch_one(item[0], item[1], max_patch_nodata, resampling),
+            self.settings.workers,
+            thread_name_prefix="gee-s1-pixels",
+        )
+
+    def _fetch_one(
+        self,
+        point: PointRequest,
+        scenes: Sequence[S1Scene],
+        max_patch_nodata: float,
+        resampling: str,
+    ) -> PointStack | PointFailure:
+        try:
+            if not scenes:  # nothing to ask the server: an empty series
+                return assemble_series(point, [], max_patch_nodata)
+            patches, dropped = fetch_slices(
+                point,
+                scenes,
+                resampling,
+                compute_pixels=self._compute_pixels,
+                throttle=self.throttle,
+            )
+            return assemble_series(point, patches, max_patch_nodata, dropped)
+        except Exception as e:  # recorded per point, never the end of the batch
+            return point_failure(point, e)
