@@ -229,9 +229,7 @@ def build_config(
         {k: merged[k] for k in spec.option_names() if k in merged},
         lambda key: origin.get(key, key),
     )
-    values["s1_options"] = S1Options.from_values(
-        {k: merged[k] for k in s1_keys if k in merged}, lambda key: origin.get(key, key)
-    ).resolved(spec.name)
+    values["s1_options"] = _s1_options(merged, origin, spec.name)
     # Earth Engine threads share the project's quota of 40 concurrent requests; local
     # export processes share this machine's cores: each source has its own default.
     values.setdefault("workers", spec.default_workers)
@@ -240,6 +238,22 @@ def build_config(
     cfg = RunConfig(**values)
     _validate(cfg, origin)
     return cfg
+
+
+def _s1_options(merged: Mapping[str, Any], origin: Mapping[str, str], source: str) -> S1Options:
+    """The radar settings, their source decided and known to the radar registry."""
+    from exports.s1.sources import get_radar_spec, list_radar_sources
+
+    options = S1Options.from_values({k: merged[k] for k in S1Options.option_names()
+                                     if k in merged}, lambda key: origin.get(key, key))
+    if options.s1_source is not None and options.s1_source not in list_radar_sources():
+        raise ConfigError(f"{origin.get('s1_source', 's1_source')}: unknown Sentinel-1 source "
+                          f"'{options.s1_source}'; choose one of "
+                          f"{', '.join(list_radar_sources())}")
+    options = options.resolved(source)
+    if options.s1_source is not None:
+        get_radar_spec(options.s1_source)
+    return options
 
 
 def _chosen_tables(file_values: Mapping[str, Any], chosen: str) -> dict[str, Any]:

@@ -74,8 +74,10 @@ class S1Options:
         for key in ("s1", "s1_orbit", "s1_resampling", "s1_source", "s1_collection"):
             if key in kept:
                 kept[key] = coerce_text(kept[key], key, where).strip()
+        if "s1_source" in kept:  # checked against the radar registry by the run's config
+            kept["s1_source"] = kept["s1_source"].lower()
         for key, choices in (("s1", MODES), ("s1_orbit", ORBIT_FILTERS),
-                             ("s1_resampling", RESAMPLINGS), ("s1_source", _radar_sources())):
+                             ("s1_resampling", RESAMPLINGS)):
             if key in kept:
                 kept[key] = kept[key].lower()
                 if kept[key] not in choices:
@@ -148,13 +150,6 @@ class S1Options:
     def option_names(cls) -> tuple[str, ...]:
         """The config keys (and, with dashes, the flags) of the radar settings."""
         return tuple(f.name for f in fields(cls))
-
-
-def _radar_sources() -> tuple[str, ...]:
-    """The registered radar sources (a plug-in or a test may add one)."""
-    from exports.s1.sources import list_radar_sources
-
-    return list_radar_sources()
 
 
 def _days(value: Any, where: Callable[[str], str]) -> float:
