@@ -119,7 +119,7 @@ def test_series_is_every_acquisition_in_time_order(tmp_path: Path) -> None:
 
 
 def test_slices_of_one_datatake_keep_the_one_with_less_nodata(tmp_path: Path) -> None:
-    x, y = point_utm(LAT, LON, 32633)
+    _, y = point_utm(LAT, LON, 32633)
     # Two overlapping frames of one datatake: the first ends 150 m north of the point.
     north = raster_around(32633, LAT + 0.01, LON, 300)
     south = raster_around(32633, LAT - 0.004, LON, 300)
