@@ -99,7 +99,6 @@ def describe_item(
     try:
         footprint = shape(item.geometry) if item.geometry else None
     except (ValueError, TypeError, AttributeError, KeyError) as e:
-        footprint = None
         return S1CatalogItem(item.id, None, None,
                              ("bad_metadata", f"bad metadata: item {item.id}: geometry ({e})"))
     if footprint is None or footprint.is_empty:
@@ -207,7 +206,7 @@ def _polarisation_reason(scene: S1Scene, declared: object) -> str:
         return (f"missing polarisation {', '.join(missing)}: no asset {keys} (both VV and VH "
                 "are needed)")
     have = ", ".join(str(p) for p in declared) if isinstance(declared, list) else ""
-    return (f"missing polarisation: sar:polarizations [{have}] (both VV and VH are needed)")
+    return f"missing polarisation: sar:polarizations [{have}] (both VV and VH are needed)"
 
 
 def _acquired(item: pystac.Item) -> datetime:

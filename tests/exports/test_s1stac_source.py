@@ -388,3 +388,16 @@ def test_read_errors_transient_permanent_and_unexpected(
 
 def test_the_marker_value_is_exact() -> None:
     assert _db(MARK) == np.float32(10 * math.log10(np.float32(MARK)))
+
+
+def test_the_registry_builds_this_source(tmp_path: Path) -> None:
+    from exports.s1.sources import get_radar_spec
+
+    raster = raster_around(32633, LAT, LON)
+    catalog = write_catalog(tmp_path, [write_slice(tmp_path, product_id(T0), raster, T0)])
+    options = S1Options(s1="series", s1_catalog=catalog).resolved("stac")
+    source = get_radar_spec(options.s1_source or "").build(
+        options, SourceContext(bands=(), year=YEAR))
+    assert isinstance(source, StacRadarSource) and source.name == "stac"
+    assert [s.scene_id for s in source.find_acquisitions(
+        [point_request(1, LAT, LON)], YEAR, S1Filter()).scenes[1]] == [product_id(T0)]
