@@ -27,11 +27,15 @@ def demo(
     out: Path, n_points: int, step_days: float, year: int, seed: int, lucas_format: str | None
 ) -> None:
     """A deterministic synthetic Sentinel-2 L2A archive at the UTM 32/33 boundary in Austria
-    (two tiles, a year of scenes, clouds, a no-data wedge) and a matching LUCAS table."""
+    (two tiles, a year of scenes, clouds, a no-data wedge), a Sentinel-1 RTC catalog of the same
+    area (s1/catalog.json) and a matching LUCAS table."""
     from pipeline.demo import build_demo
 
     archive = build_demo(out, n_points=n_points, step_days=step_days, year=year, seed=seed,
                          lucas_format=lucas_format)  # fmt: skip
     console.print(f"[green]catalog:[/] {archive.catalog_path}")
     console.print(f"[green]LUCAS table:[/] {archive.lucas_path} ({archive.lucas_format})")
-    console.print(f"{archive.points} points, {archive.scenes} scenes")
+    if archive.s1_catalog_path is not None:
+        console.print(f"[green]Sentinel-1 catalog:[/] {archive.s1_catalog_path}")
+    console.print(f"{archive.points} points, {archive.scenes} scenes, "
+                  f"{archive.s1_scenes} Sentinel-1 slices")

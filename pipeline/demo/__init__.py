@@ -11,7 +11,9 @@ atomically), :mod:`~pipeline.demo.geo` (grid nodes, tiles), :mod:`~pipeline.demo
 and :mod:`~pipeline.demo.spectra` (the ground), :mod:`~pipeline.demo.sky` (passes and
 weather), :mod:`~pipeline.demo.raster` (rendering), :mod:`~pipeline.demo.scenes` (the
 render-and-write loop, markers), :mod:`~pipeline.demo.stac` (Earth Search-shaped items,
-the catalog), :mod:`~pipeline.demo.lucas_harmonised` and :mod:`~pipeline.demo.lucas2022`
+the catalog), :mod:`~pipeline.demo.s1`, :mod:`~pipeline.demo.s1_passes` and
+:mod:`~pipeline.demo.s1_stac` (the Sentinel-1 RTC slices and their catalog),
+:mod:`~pipeline.demo.lucas_harmonised` and :mod:`~pipeline.demo.lucas2022`
 (the LUCAS table in either layout).
 """
 

@@ -11,7 +11,11 @@
 - the LUCAS points (real 2 km LAEA grid nodes), labelled with the land cover the rasters
   show: ``lucas_harmo_uf_<year>.csv`` in the JRC harmonised schema (years before 2022), or
   ``lucas_survey_<year>.csv`` in the LUCAS 2022 layout (2022 on; ``lucas_format`` chooses);
-- ``demo.json``: the parameters, tiles, points and *markers*.
+- ``s1/catalog.json`` (unless ``s1=False``): a static STAC catalog of Sentinel-1 RTC slices
+  (Planetary Computer ``sentinel-1-rtc`` item layout: vv/vh float32 COGs of linear γ0) of
+  the same area and year, a descending track with EPSG:32632 rasters and an ascending one
+  with EPSG:32633 rasters, S1A + S1B (see :mod:`pipeline.demo.s1`);
+- ``demo.json``: the parameters, tiles, points and *markers* (and an ``s1`` section).
 
 Markers are pixel-exact checks for tests: a distinctive (but plausible) value written into
 exactly the pixel holding a point's theoretical location in one band of one clear-sky item.
@@ -36,6 +40,9 @@ from pipeline.demo.geo import LAEA_EPSG, Layout, Node, plan_layout
 from pipeline.demo.landcover import CLASSES, LandCover
 from pipeline.demo.lucas2022 import lucas2022_columns, lucas2022_rows
 from pipeline.demo.lucas_harmonised import SurveyedPoint, lucas_rows, write_lucas_csv
+from pipeline.demo.s1 import S1Maker, S1Marker, S1Result
+from pipeline.demo.s1_passes import TRACKS, plan_s1_passes
+from pipeline.demo.s1_stac import S1_COLLECTION, s1_catalog
 from pipeline.demo.scenes import Marker, SceneMaker, marker_plan, processing_baseline
 from pipeline.demo.sky import Datatake, plan_datatakes
 from pipeline.demo.stac import demo_catalog
@@ -62,6 +69,10 @@ class DemoArchive:
     point_ids: tuple[int, ...]
     markers: tuple[Marker, ...]
     lucas_format: str = "harmonised"  # a lucas.formats name: harmonised or lucas2022
+    s1_catalog_path: Path | None = None  # s1/catalog.json (None: built with s1=False)
+    s1_scenes: int = 0  # Sentinel-1 STAC items (slices)
+    s1_item_ids: tuple[str, ...] = ()
+    s1_markers: tuple[S1Marker, ...] = ()
 
 
 def build_demo(
@@ -76,6 +87,7 @@ def build_demo(
     workers: int = 2,
     lucas_format: str | None = None,
     boa_offset_applied: bool = False,
+    s1: bool = True,
 ) -> DemoArchive:
     """Build the demo archive in ``out_dir`` (created; replaced if it holds a previous demo).
 
@@ -90,7 +102,8 @@ def build_demo(
     the survey's own: lucas2022 from 2022 on). ``boa_offset_applied``: the items say
     ``earthsearch:boa_offset_applied`` true and the COGs hold harmonised values (what Earth
     Search serves for the items it corrected); no effect in years without the offset.
-    Same arguments, same bytes.
+    ``s1``: also write the Sentinel-1 catalog ``s1/catalog.json`` (the Sentinel-2 files do
+    not depend on it). Same arguments, same bytes.
     """
     out_dir = Path(out_dir).resolve()  # pystac resolves relative asset hrefs against items
     _check_args(out_dir, n_points, window_m, workers, year)
@@ -99,7 +112,7 @@ def build_demo(
     datatakes = plan_datatakes(year, step_days, seed)
     args = {"n_points": n_points, "step_days": step_days, "year": year, "seed": seed,
             "extent_km": extent_km, "window_m": window_m, "lucas_format": fmt,
-            "boa_offset_applied": boa_offset_applied}  # fmt: skip
+            "boa_offset_applied": boa_offset_applied, "s1": s1}  # fmt: skip
     tmp = _partial_dir(out_dir)
     try:
         maker = SceneMaker(plan.layout, plan.landcover, plan.points, window_m, year, seed,
@@ -107,7 +120,8 @@ def build_demo(
         items, markers = _write_scenes(maker, tmp / "stac", plan, datatakes, workers)
         catalog = demo_catalog(tmp / "stac", items, year)
         lucas_path = _write_lucas(tmp, fmt, plan.points, year, seed)
-        _write_manifest(tmp / MANIFEST, args, plan.layout, plan.points, markers)
+        radar = _write_s1(tmp / "s1", plan, window_m, year, seed, workers) if s1 else None
+        _write_manifest(tmp / MANIFEST, args, plan.layout, plan.points, markers, radar)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -123,7 +137,21 @@ def build_demo(
         point_ids=tuple(p.node.point_id for p in plan.points),
         markers=tuple(markers),
         lucas_format=fmt,
+        s1_catalog_path=out_dir / "s1" / "catalog.json" if radar else None,
+        s1_scenes=len(radar.items) if radar else 0,
+        s1_item_ids=tuple(it.id for it in radar.items) if radar else (),
+        s1_markers=tuple(radar.markers) if radar else (),
     )
+
+
+def _write_s1(
+    root: Path, plan: DemoPlan, window_m: float | None, year: int, seed: int, workers: int
+) -> S1Result:
+    """The Sentinel-1 slices of the year and their catalog (root/catalog.json)."""
+    maker = S1Maker(plan.layout, plan.landcover, plan.points, window_m, seed)
+    result = maker.write_all(root, plan_s1_passes(year), workers)
+    s1_catalog(root, result.items, year)
+    return result
 
 
 def _partial_dir(out_dir: Path) -> Path:
@@ -153,9 +181,7 @@ def _lucas_format(year: int, lucas_format: str | None) -> str:
     return fmt
 
 
-def _write_lucas(
-    folder: Path, fmt: str, points: list[SurveyedPoint], year: int, seed: int
-) -> Path:
+def _write_lucas(folder: Path, fmt: str, points: list[SurveyedPoint], year: int, seed: int) -> Path:
     """The LUCAS table under the name its distributor uses for that layout."""
     if fmt == "harmonised":
         path = folder / f"lucas_harmo_uf_{year}.csv"
@@ -261,6 +287,7 @@ def _write_manifest(
     layout: Layout,
     points: list[SurveyedPoint],
     markers: list[Marker],
+    radar: S1Result | None = None,
 ) -> None:
     """demo.json: how the demo was made and what is where (deterministic JSON)."""
     doc = {
@@ -287,7 +314,36 @@ def _write_manifest(
         ],
         "markers": [asdict(m) for m in markers],
     }
+    if radar is not None:
+        doc["s1"] = _s1_manifest(radar)
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def _s1_manifest(radar: S1Result) -> dict[str, object]:
+    """The manifest's ``s1`` section: tracks, platforms, counts, overlaps, markers."""
+    passes = radar.passes
+    return {
+        "catalog": "s1/catalog.json",
+        "collection": S1_COLLECTION,
+        "items": len(radar.items),
+        "passes": len(passes),
+        "tracks": [
+            {
+                "orbit_state": t.orbit_state,
+                "relative_orbit": t.relative_orbit,
+                "epsg": t.epsg,
+                "passes": sum(p.track == t for p in passes),
+                "split_passes": sum(p.track == t and p.split for p in passes),
+            }
+            for t in TRACKS
+        ],
+        "platforms": {
+            name: sum(p.platform == name for p in passes)
+            for name in sorted({p.platform for p in passes})
+        },
+        "overlaps": radar.overlaps,
+        "markers": [asdict(m) for m in radar.markers],
+    }
 
 
 def _replace_dir(tmp: Path, out_dir: Path) -> None:

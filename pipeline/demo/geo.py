@@ -138,8 +138,8 @@ def plan_layout(n_points: int, extent_km: float | tuple[float, float] | None) ->
     nodes = _nodes(xs, ys)
     k = max(1, round(cols / 6))
     tiles = (
-        _tile_over("32TQT", 32632, [n for n in nodes if n.x <= xs[cols - 1 - k]]),
-        _tile_over("33TTN", 32633, [n for n in nodes if n.x >= xs[k]]),
+        tile_over("32TQT", 32632, [n for n in nodes if n.x <= xs[cols - 1 - k]]),
+        tile_over("33TTN", 32633, [n for n in nodes if n.x >= xs[k]]),
     )
     coverage = {n.point_id: _covering(n, tiles) for n in nodes}
     m = EXTENT_MARGIN_M
@@ -157,7 +157,7 @@ def _nodes(xs: list[int], ys: list[int]) -> list[Node]:
     ]
 
 
-def _tile_over(name: str, epsg: int, nodes: list[Node]) -> TileSpec:
+def tile_over(name: str, epsg: int, nodes: list[Node]) -> TileSpec:
     """The raster covering ``nodes`` with EXTENT_MARGIN_M, snapped outward to the S2 60 m grid."""
     to_utm = transformer(4326, epsg)
     x, y = to_utm.transform([n.lon for n in nodes], [n.lat for n in nodes])
