@@ -30,7 +30,7 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, what batch schedulers expect of a pre-em
 @source_options
 @work_options
 def run(config_path: Path | None, **flags: Any) -> None:
-    """Ingest → select → export → pack: write OUT/<year>/<CC>.h5.
+    """Ingest → select → export → pack: write OUT/<year>/<CC>.h5 (and <CC>_S1.h5 with --s1).
 
     Re-running continues from the ledger after any interruption; re-running after success
     does nothing. Exit code 1 when any point failed, in this run or an earlier one, and is

@@ -88,7 +88,14 @@ def _todo(
     if cfg.s1_options.s1 == "closest":
         wanted = [k for k, _ in keyed if k in selections
                   and (k not in exported or needs_work(cfg.retry_failed, *exported[k]))]
-        steps = s2_steps(cfg, ledger, cc, wanted)
+        steps, lost = s2_steps(cfg, ledger, cc, wanted)
+        if lost:
+            # Marked exported, but the staged file is gone: the next run exports it again
+            # (as the pack stage does), this one says so and exits non-zero.
+            ledger.forget_keys(s2_product(cfg).export_stage, lost)
+            summary.counts["failed"] += len(lost)
+            summary.reasons["Sentinel-2 staged file missing or damaged: the point is "
+                            "exported again on the next run, then paired"] += len(lost)
     attributes = {pid: point_attributes(a) for pid, a in attribute_records(points).items()}
     todo, counts = s1_points_to_export(keyed, selections, exported, steps, attributes,
                                        cfg.retry_failed, closest=cfg.s1_options.s1 == "closest")
@@ -128,9 +135,10 @@ def s1_points_to_export(
 
 def s2_steps(
     cfg: RunConfig, ledger: Ledger, cc: str, keys: Sequence[str]
-) -> dict[str, list[S2Step] | None]:
+) -> tuple[dict[str, list[S2Step] | None], list[str]]:
     """The Sentinel-2 steps of each point whose S2 export is finished: the staged file's
-    ``Image_ID`` in step order, timed by the S2 selection; [] for a point skipped there."""
+    ``Image_ID`` in step order, timed by the S2 selection; [] for a point skipped there.
+    Also the keys marked exported whose staged file cannot be read."""
     s2 = s2_product(cfg)
     prefix = country_prefix(cfg.year, cc)
     states = ledger.states(s2.export_stage, prefix)
@@ -147,15 +155,19 @@ def s2_steps(
                           f"'{s2.writer}' writer cannot tell; use --s1 series")
     stage_dir = s2.staging_dir(OutputLayout(cfg.out), cfg.year, cc)
     out: dict[str, list[S2Step] | None] = {}
+    lost: list[str] = []
     for key in keys:
         state = states.get(key)
         if state == SKIPPED:
             out[key] = []
         elif state == DONE:
             pid = int(key.rsplit("/", 1)[1])
-            out[key] = _steps_of(read_ids, writer.staged_path(stage_dir, pid), pid,
-                                 times.get(key, {}))
-    return out
+            found = _steps_of(read_ids, writer.staged_path(stage_dir, pid), pid,
+                              times.get(key, {}))
+            if found is NOT_READY:
+                lost.append(key)
+            out[key] = found
+    return out, lost
 
 
 def _steps_of(read_ids: Any, path: Path, pid: int,
@@ -163,7 +175,7 @@ def _steps_of(read_ids: Any, path: Path, pid: int,
     try:
         ids = read_ids(path, pid)
     except (OSError, KeyError, RuntimeError):
-        return NOT_READY  # the S2 export redoes a lost or damaged staged file first
+        return NOT_READY
     if any(i not in times for i in ids):
         return NOT_READY
     return [S2Step(i, times[i]) for i in ids]
