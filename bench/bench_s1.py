@@ -21,11 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exports.grid import patch_grid
+from exports.registry import SourceContext
 from exports.s1.options import S1Options
 from exports.s1.pairing import S2Step, pair_closest
 from exports.s1.source import S1Filter
 from exports.s1.sources import get_radar_spec
-from exports.registry import SourceContext
 from exports.source import ALL_BANDS, PointRequest, PointStack, SceneFilter
 from exports.stac.source import StacSource
 from pipeline.demo import build_demo
