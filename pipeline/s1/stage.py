@@ -45,10 +45,26 @@ class S1ExportWork:
     def on_dask(
         self, cluster: Cluster, jobs: Sequence[S1ExportJob]
     ) -> Iterator[Finished[S1ExportJob, ExportOutcome]]:
-        run = functools.partial(batch.run_on_dask, self.cfg)
-        key = functools.partial(_task_key, self.cfg.year)
-        for finished in cluster.map(run, jobs, key=key):
-            yield [(job, outcome) for job, outcomes in finished for outcome in outcomes]
+        if not jobs:
+            return
+        from distributed import as_completed
+
+        from pipeline.executors.dask_cluster import check_shared_folder
+
+        catalog = self.cfg.s1_options.s1_catalog
+        with cluster.client() as client:  # workers write staged files: they must see them
+            jobs[0].stage_dir.mkdir(parents=True, exist_ok=True)
+            check_shared_folder(client, jobs[0].stage_dir / ".probe",
+                                [str(catalog)] if catalog else [])
+            note = f"ran on Dask ({cluster.spec.address or 'a local cluster'})"
+            if note not in cluster.notes:
+                cluster.notes.append(note)
+            run = functools.partial(batch.run_on_dask, self.cfg)
+            futures = {client.submit(run, job, key=_task_key(self.cfg.year, job), pure=False):
+                       job for job in jobs}
+            for future in as_completed(futures):
+                job = futures[future]
+                yield [(job, outcome) for outcome in future.result()]
 
 
 def _task_key(year: int, job: S1ExportJob) -> str:

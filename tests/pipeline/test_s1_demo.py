@@ -184,3 +184,12 @@ def test_a_catalog_without_vh_drops_its_slices_with_a_reason(
     assert "missing_polarisation" in result.output
     assert "no Sentinel-1 acquisition serves the point" in result.output
     assert not (tmp_path / "out" / "2018" / "AT_S1.h5").exists()
+
+
+def test_s1_export_on_dask_gives_the_same_file(
+    demo: DemoArchive, series: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    output = _run(s1_args(demo, out, "series", "--scheduler", "local:2", "--batch-size", "4"))
+    assert "ran on Dask (a local cluster)" in output
+    assert_same_content(out / "2018" / "AT_S1.h5", series)
