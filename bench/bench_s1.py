@@ -20,15 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from exports.grid import patch_grid
+import pandas as pd
+
 from exports.registry import SourceContext
 from exports.s1.options import S1Options
 from exports.s1.pairing import S2Step, pair_closest
 from exports.s1.source import S1Filter
 from exports.s1.sources import get_radar_spec
-from exports.source import ALL_BANDS, PointRequest, PointStack, SceneFilter
+from exports.source import ALL_BANDS, PointStack, SceneFilter
 from exports.stac.source import StacSource
 from pipeline.demo import build_demo
+from pipeline.points import point_requests
 
 
 def main() -> None:
@@ -39,11 +41,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         demo = build_demo(Path(tmp) / "demo", n_points=args.points, step_days=args.step_days)
-        import json
-
-        manifest = json.loads((demo.root / "demo.json").read_text())
-        points = [PointRequest(p["point_id"], p["lat"], p["lon"], patch_grid(p["lat"], p["lon"]))
-                  for p in manifest["points"]]
+        table = pd.read_csv(demo.lucas_path, usecols=["point_id", "th_lat", "th_long"])
+        points = point_requests(table)
         s2 = StacSource.from_catalog(demo.catalog_path, bands=ALL_BANDS)
         s2_sel = s2.find_scenes(points, 2018, SceneFilter())
         options = S1Options(s1="series", s1_catalog=demo.s1_catalog_path, s1_source="stac",

@@ -41,6 +41,9 @@ def main(verbose: int, quiet: int) -> None:
       etl demo --out demo-data                     # a small offline archive to try
       etl run --country AT --lucas demo-data/lucas_harmo_uf_2018.csv \\
               --source stac --catalog demo-data/stac/catalog.json --out demo-out
+      etl run --country AT --lucas demo-data/lucas_harmo_uf_2018.csv \\
+              --source stac --catalog demo-data/stac/catalog.json --out demo-out \\
+              --s1 closest --s1-catalog demo-data/s1/catalog.json  # + Sentinel-1
       etl status --out demo-out
     """
     level = logging.WARNING + 10 * (quiet - verbose)

@@ -25,10 +25,11 @@ SKIPS = (
     ("…", "a fragment (etl run … --flag), not a whole command"),
     ("--source gee", "needs Earth Engine (an account and the network)"),
     ("gee:", "needs Earth Engine (an account and the network)"),
+    ("--s1-stac-url", "needs Planetary Computer or another STAC API (the network)"),
     ("--stac-url", "needs Earth Search (the network)"),
     ("--scheduler tcp://", "needs a Dask cluster"),
 )
-INPUT_FLAGS = ("--lucas", "--catalog", "--data", "--config", "--split-keys")
+INPUT_FLAGS = ("--lucas", "--catalog", "--s1-catalog", "--data", "--config", "--split-keys")
 
 
 def _logical_lines(text: str) -> list[str]:
