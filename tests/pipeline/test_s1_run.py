@@ -148,3 +148,20 @@ def test_status_counts_s1_units(demo: DemoArchive, toy: str, tmp_path: Path) -> 
     assert result.exit_code == 0
     assert "s1_export" in result.output and "s1_select" in result.output
     assert datetime(2018, 1, 1, tzinfo=UTC)  # keep the import honest
+
+
+def test_a_lost_s2_staged_file_is_exported_again_then_paired(
+    demo: DemoArchive, reference: Path, toy: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    _run(demo, out)
+    staged = sorted((out / "2018" / ".staging" / "AT").glob("Lucas_Point_*.h5"))
+    staged[0].unlink()  # e.g. cleaned by hand after the pack
+    args = run_args(demo, out, "--s1", "closest", "--s1-source", toy)
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 1, first.output
+    assert "Sentinel-2 staged file missing or damaged" in first.output
+    _run(demo, out, "--s1", "closest", "--s1-source", toy)
+    assert_same_content(out / "2018" / "AT.h5", reference)
+    with h5py.File(out / "2018" / "AT_S1.h5") as f:
+        assert staged[0].stem in f
