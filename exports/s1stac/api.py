@@ -17,25 +17,18 @@ wrote into its answers anyway is stripped before caching (:func:`unsigned_href`)
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import pystac
-from pystac_client.exceptions import APIError
 
 from exports.s1.filters import INSTRUMENT_MODE
 from exports.s1.options import DEFAULT_COLLECTION
 from exports.s1stac.read import Signer
 from exports.source import PointRequest
 from exports.stac.api import StacApiDiscovery
-from exports.stac.catalog import BBox
-from exports.stac.http import describe_error, is_transient
-from lucas.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +102,10 @@ def trim_s1_item(d: dict[str, Any]) -> dict[str, Any]:
 class S1ApiDiscovery(StacApiDiscovery):
     """Sentinel-1 items of a STAC API collection, searched cell by cell."""
 
+    cache_prefix = CACHE_PREFIX
+    kind = "Sentinel-1 "
+    flags = ("--s1-stac-url", "--s1-collection")
+
     def __init__(
         self,
         url: str,
@@ -129,54 +126,15 @@ class S1ApiDiscovery(StacApiDiscovery):
         cells = sorted({self.cell_of(p.lon, p.lat) for p in points})
         return self._union(cells, year, None)
 
-    def cache_key(self, cell: tuple[int, int], year: int, thresholds: dict[str, Any]) -> str:
-        """Stable across runs; the radar searches' own prefix and query."""
-        spec = {"url": self.url, "collection": self.collection, "cell_deg": self.cell_deg,
-                "cell": list(cell), "year": year, "query": {**thresholds, **self.query},
-                "kind": "s1"}
-        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-        return f"{CACHE_PREFIX}{year}/{cell[0]},{cell[1]}/{digest}"
+    def extra_query(self) -> dict[str, Any]:
+        """The instrument mode, where the server takes it."""
+        return dict(self.query)
 
-    def _search(
-        self, cell: tuple[int, int], year: int, thresholds: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """One paged search of a cell; its items trimmed (see :func:`trim_s1_item`)."""
-        west, south, east, north = bounds = self.cell_bounds(cell)
-        what = f"cell {west:g},{south:g},{east:g},{north:g} in {year}"
-        start = time.perf_counter()
-        try:
-            client = self._open()
-            search = client.search(
-                method="POST",
-                collections=[self.collection],
-                intersects=_polygon(bounds),
-                datetime=f"{year}-01-01T00:00:00Z/{year + 1}-01-01T00:00:00Z",
-                limit=self.page_size,
-                **self._threshold_args(client, {**thresholds, **self.query}),
-            )
-            self.searches += 1
-            dicts: list[dict[str, Any]] = []
-            for page in search.pages_as_dicts():
-                self.pages += 1
-                dicts.extend(trim_s1_item(d) for d in page.get("features", []))
-        except (APIError, OSError) as e:  # requests' errors are OSErrors
-            raise SourceError(
-                f"STAC API {self.url}: Sentinel-1 search of {what} failed: "
-                f"{describe_error(e)}"
-                + (" (network or server trouble: the next `etl run` retries)"
-                   if is_transient(e) else " (check --s1-stac-url and --s1-collection)"),
-                transient=is_transient(e),
-            ) from e
-        except (ValueError, KeyError, TypeError, pystac.STACError) as e:
-            raise SourceError(
-                f"STAC API {self.url}: Sentinel-1 search of {what}: unexpected answer ({e}); "
-                "is --s1-stac-url a STAC API with item search?"
-            ) from e
-        log.info("STAC search (Sentinel-1) %s: %d item(s), %.1f s", what, len(dicts),
-                 time.perf_counter() - start)
-        return dicts
+    def cache_spec(self) -> dict[str, Any]:
+        """Radar searches never share a cache key with Sentinel-2 ones."""
+        return {"kind": "s1"}
 
+    def trim(self, d: dict[str, Any]) -> dict[str, Any]:
+        """The VV/VH assets, unsigned (see :func:`trim_s1_item`)."""
+        return trim_s1_item(d)
 
-def _polygon(bounds: BBox) -> dict[str, Any]:
-    w, s, e, n = bounds
-    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}

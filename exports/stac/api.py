@@ -73,7 +73,29 @@ class SearchCache(Protocol):
 
 
 class StacApiDiscovery:
-    """Items of a STAC API collection, searched cell by cell (an ItemDiscovery)."""
+    """Items of a STAC API collection, searched cell by cell (an ItemDiscovery).
+
+    A subclass for another product (the radar discovery, :mod:`exports.s1stac.api`) changes
+    only the hooks: the cache prefix, how its searches and flags are named, the query added
+    to every search, what it keeps of an item.
+    """
+
+    cache_prefix = CACHE_PREFIX
+    kind = ""  # how messages name the searches ("Sentinel-1 ")
+    flags = ("--stac-url", "--collection")  # the flags that fix a bad URL or collection
+
+    def extra_query(self) -> dict[str, Any]:
+        """Properties every search also filters on (none for Sentinel-2)."""
+        return {}
+
+    def cache_spec(self) -> dict[str, Any]:
+        """What else tells this discovery's cached searches apart (none for Sentinel-2:
+        the keys of earlier runs stay valid)."""
+        return {}
+
+    def trim(self, d: dict[str, Any]) -> dict[str, Any]:
+        """What the stages read of an item (see :func:`trim_item`)."""
+        return trim_item(d)
 
     def __init__(
         self,
@@ -176,17 +198,19 @@ class StacApiDiscovery:
         return items
 
     def cache_key(self, cell: Cell, year: int, thresholds: dict[str, Any]) -> str:
-        """Stable across runs: the API, collection, cell grid, cell, year and thresholds."""
+        """Stable across runs: the cell, the year, the query and where it was sent."""
         spec = {"url": self.url, "collection": self.collection, "cell_deg": self.cell_deg,
-                "cell": list(cell), "year": year, "query": thresholds}
+                "cell": list(cell), "year": year,
+                "query": {**thresholds, **self.extra_query()}, **self.cache_spec()}
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-        return f"{CACHE_PREFIX}{year}/{cell[0]},{cell[1]}/{digest}"
+        return f"{self.cache_prefix}{year}/{cell[0]},{cell[1]}/{digest}"
 
     def _search(self, cell: Cell, year: int, thresholds: dict[str, Any]) -> list[dict[str, Any]]:
-        """One paged search of a cell; its items trimmed (see :func:`trim_item`)."""
+        """One paged search of a cell; its items trimmed (see :meth:`trim`)."""
         west, south, east, north = bounds = self.cell_bounds(cell)
         what = f"cell {west:g},{south:g},{east:g},{north:g} in {year}"
         start = time.perf_counter()
+        url_flag, collection_flag = self.flags
         try:
             client = self._open()
             search = client.search(
@@ -195,26 +219,26 @@ class StacApiDiscovery:
                 intersects=_polygon(bounds),
                 datetime=f"{year}-01-01T00:00:00Z/{year + 1}-01-01T00:00:00Z",
                 limit=self.page_size,
-                **self._threshold_args(client, thresholds),
+                **self._threshold_args(client, {**thresholds, **self.extra_query()}),
             )
             self.searches += 1
             dicts: list[dict[str, Any]] = []
             for page in search.pages_as_dicts():
                 self.pages += 1
-                dicts.extend(trim_item(d) for d in page.get("features", []))
+                dicts.extend(self.trim(d) for d in page.get("features", []))
         except (APIError, OSError) as e:  # requests' errors are OSErrors
             raise SourceError(
-                f"STAC API {self.url}: search of {what} failed: {describe_error(e)}"
+                f"STAC API {self.url}: {self.kind}search of {what} failed: {describe_error(e)}"
                 + (" (network or server trouble: the next `etl run` retries)"
-                   if is_transient(e) else " (check --stac-url and --collection)"),
+                   if is_transient(e) else f" (check {url_flag} and {collection_flag})"),
                 transient=is_transient(e),
             ) from e
         except (ValueError, KeyError, TypeError, pystac.STACError) as e:
             raise SourceError(
-                f"STAC API {self.url}: search of {what}: unexpected answer ({e}); is "
-                "--stac-url a STAC API with item search?"
+                f"STAC API {self.url}: {self.kind}search of {what}: unexpected answer ({e}); "
+                f"is {url_flag} a STAC API with item search?"
             ) from e
-        log.info("STAC search %s: %d item(s), %.1f s", what, len(dicts),
+        log.info("STAC %ssearch %s: %d item(s), %.1f s", self.kind, what, len(dicts),
                  time.perf_counter() - start)
         return dicts
 
