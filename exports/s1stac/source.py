@@ -20,11 +20,14 @@ from exports.s1.stack import S1Patch, assemble_series
 from exports.s1stac.items import S1CatalogItem, describe_items, expected_convention
 from exports.s1stac.read import RESAMPLINGS, Signer, read_slice
 from exports.s1stac.select import check_one_convention, select_slices
+from exports.scene_batch import SceneBatch, points_bbox
 from exports.source import DroppedScene, PointFailure, PointRequest, PointStack
-from exports.stac.catalog import BBox, ItemDiscovery
+from exports.stac.catalog import ItemDiscovery
 from exports.stac.hrefs import HrefPolicy
 
 log = logging.getLogger(__name__)
+
+_Batch = SceneBatch[S1Scene, S1Patch]
 
 
 class StacRadarSource:
@@ -83,7 +86,7 @@ class StacRadarSource:
         if callable(near):  # a STAC API: searched region by region around the points
             found: Sequence[pystac.Item] = near(points, year)
             return found
-        return self.discovery.items(_points_bbox(points), year)
+        return self.discovery.items(points_bbox(points), year)
 
     def fetch(
         self,
@@ -95,7 +98,7 @@ class StacRadarSource:
         if resampling not in RESAMPLINGS:
             raise ValueError(f"unknown resampling {resampling!r}; choose one of "
                              f"{', '.join(RESAMPLINGS)}")
-        state = _BatchState(batch)
+        state: _Batch = SceneBatch(batch, lambda s: (s.epsg or 0, s.acquired, s.scene_id))
         for pid in state.ready():
             yield self._finish(state, pid, max_patch_nodata)
         for scene, pids in state.scene_major():
@@ -103,7 +106,7 @@ class StacRadarSource:
             for pid in state.done_with(pids):
                 yield self._finish(state, pid, max_patch_nodata)
 
-    def _read(self, state: _BatchState, scene: S1Scene, pids: list[int], resampling: str) -> None:
+    def _read(self, state: _Batch, scene: S1Scene, pids: list[int], resampling: str) -> None:
         live = [pid for pid in pids if pid not in state.failures]
         if not live:
             return
@@ -128,7 +131,7 @@ class StacRadarSource:
             log.warning("%s; slice %s skipped for the points it hit", message, scene.scene_id)
 
     def _finish(
-        self, state: _BatchState, pid: int, max_patch_nodata: float
+        self, state: _Batch, pid: int, max_patch_nodata: float
     ) -> PointStack | PointFailure:
         patches = state.patches.pop(pid, [])
         dropped = state.dropped.pop(pid, [])
@@ -140,47 +143,3 @@ class StacRadarSource:
         except Exception as e:
             log.exception("point %d: cannot assemble its radar series", pid)
             return PointFailure(pid, f"point {pid}: {type(e).__name__}: {e}")
-
-
-class _BatchState:
-    """Bookkeeping of one fetch: which slices each point still waits for, what it has got."""
-
-    def __init__(self, batch: Sequence[tuple[PointRequest, Sequence[S1Scene]]]) -> None:
-        self.points: dict[int, PointRequest] = {}
-        self.scenes: dict[str, tuple[S1Scene, list[int]]] = {}
-        self.pending: dict[int, int] = {}
-        for point, scenes in batch:
-            pid = point.point_id
-            self.points[pid] = point
-            unique = {s.scene_id: s for s in scenes}
-            self.pending[pid] = len(unique)
-            for scene in unique.values():
-                self.scenes.setdefault(scene.scene_id, (scene, []))[1].append(pid)
-        self.patches: dict[int, list[S1Patch]] = {pid: [] for pid in self.points}
-        self.dropped: dict[int, list[DroppedScene]] = {pid: [] for pid in self.points}
-        self.failures: dict[int, tuple[str, bool]] = {}  # pid -> (message, transient)
-
-    def ready(self) -> list[int]:
-        """Points that need no slice at all (empty series)."""
-        return [pid for pid, n in self.pending.items() if n == 0]
-
-    def scene_major(self) -> list[tuple[S1Scene, list[int]]]:
-        """Slices in (CRS, time) order, each with the points that need it."""
-        return sorted(self.scenes.values(),
-                      key=lambda sp: (sp[0].epsg or 0, sp[0].acquired, sp[0].scene_id))
-
-    def done_with(self, pids: list[int]) -> list[int]:
-        """Count one more slice as read for ``pids``; return the points now complete."""
-        complete = []
-        for pid in pids:
-            self.pending[pid] -= 1
-            if self.pending[pid] == 0:
-                complete.append(pid)
-        return complete
-
-
-def _points_bbox(points: Sequence[PointRequest]) -> BBox:
-    """WGS84 bounds of the points: every footprint containing a point's buffer intersects it."""
-    lons = [p.lon for p in points]
-    lats = [p.lat for p in points]
-    return (min(lons), min(lats), max(lons), max(lats))

@@ -19,6 +19,7 @@ from pathlib import Path
 import pystac
 
 from exports.gdal_env import gdal_env
+from exports.scene_batch import SceneBatch, points_bbox
 from exports.source import (
     ALL_BANDS,
     EARTH_SEARCH_KEYS,
@@ -31,13 +32,15 @@ from exports.source import (
     SceneSelection,
     band_dtype,
 )
-from exports.stac.catalog import BBox, ItemDiscovery, PointDiscovery, StaticCatalog
+from exports.stac.catalog import ItemDiscovery, PointDiscovery, StaticCatalog
 from exports.stac.hrefs import HrefPolicy
 from exports.stac.select import CatalogScene, describe_items, select_scenes
 from exports.stac.window_read import read_scene
 from exports.stack import ScenePatch, assemble_stack
 
 log = logging.getLogger(__name__)
+
+_Batch = SceneBatch[Scene, ScenePatch]
 
 
 class StacSource:
@@ -107,7 +110,7 @@ class StacSource:
         """Items that may serve ``points``: searched around them where discovery can."""
         if isinstance(self.discovery, PointDiscovery):
             return self.discovery.items_for_points(points, year, scene_filter)
-        return self.discovery.items(_points_bbox(points), year)
+        return self.discovery.items(points_bbox(points), year)
 
     def fetch(
         self,
@@ -118,16 +121,16 @@ class StacSource:
         """Stacks of the batch's points (in completion order, not batch order)."""
         band_dtype(bands)
         wanted = tuple(b for b in ALL_BANDS if b in bands)
-        state = _BatchState(batch)
+        state: _Batch = SceneBatch(batch, lambda s: (s.tile, s.acquired, s.scene_id))
         for pid in state.ready():
             yield self._finish(state, pid, wanted, max_patch_nodata)
         for scene, pids in state.scene_major():
             self._read(state, scene, pids, wanted)
-            for pid in state.done_with(scene, pids):
+            for pid in state.done_with(pids):
                 yield self._finish(state, pid, wanted, max_patch_nodata)
 
     def _read(
-        self, state: _BatchState, scene: Scene, pids: list[int], bands: tuple[str, ...]
+        self, state: _Batch, scene: Scene, pids: list[int], bands: tuple[str, ...]
     ) -> None:
         live = [pid for pid in pids if pid not in state.failures]
         if not live:
@@ -159,7 +162,7 @@ class StacSource:
             log.warning("%s; scene %s skipped for the points it hit", message, scene.scene_id)
 
     def _finish(
-        self, state: _BatchState, pid: int, bands: tuple[str, ...], max_patch_nodata: float
+        self, state: _Batch, pid: int, bands: tuple[str, ...], max_patch_nodata: float
     ) -> PointStack | PointFailure:
         patches = state.patches.pop(pid, [])
         dropped = state.dropped.pop(pid, [])
@@ -171,48 +174,3 @@ class StacSource:
         except Exception as e:
             log.exception("point %d: cannot assemble its stack", pid)
             return PointFailure(pid, f"point {pid}: {type(e).__name__}: {e}")
-
-
-class _BatchState:
-    """Bookkeeping of one fetch: which scenes each point still waits for, what it has got."""
-
-    def __init__(self, batch: Sequence[tuple[PointRequest, Sequence[Scene]]]) -> None:
-        self.points: dict[int, PointRequest] = {}
-        self.scenes: dict[str, tuple[Scene, list[int]]] = {}
-        self.pending: dict[int, int] = {}
-        for point, scenes in batch:
-            pid = point.point_id
-            self.points[pid] = point
-            unique = {s.scene_id: s for s in scenes}
-            self.pending[pid] = len(unique)
-            for scene in unique.values():
-                self.scenes.setdefault(scene.scene_id, (scene, []))[1].append(pid)
-        self.patches: dict[int, list[ScenePatch]] = {pid: [] for pid in self.points}
-        self.dropped: dict[int, list[DroppedScene]] = {pid: [] for pid in self.points}
-        self.failures: dict[int, tuple[str, bool]] = {}  # pid -> (message, transient)
-
-    def ready(self) -> list[int]:
-        """Points that need no scene at all (empty stacks)."""
-        return [pid for pid, n in self.pending.items() if n == 0]
-
-    def scene_major(self) -> list[tuple[Scene, list[int]]]:
-        """Scenes in (tile, time) order, each with the points that need it."""
-        return sorted(
-            self.scenes.values(), key=lambda sp: (sp[0].tile, sp[0].acquired, sp[0].scene_id)
-        )
-
-    def done_with(self, scene: Scene, pids: list[int]) -> list[int]:
-        """Count ``scene`` as read for ``pids``; return the points now complete."""
-        complete = []
-        for pid in pids:
-            self.pending[pid] -= 1
-            if self.pending[pid] == 0:
-                complete.append(pid)
-        return complete
-
-
-def _points_bbox(points: Sequence[PointRequest]) -> BBox:
-    """WGS84 bounds of the points: every footprint containing a point's buffer intersects it."""
-    lons = [p.lon for p in points]
-    lats = [p.lat for p in points]
-    return (min(lons), min(lats), max(lons), max(lats))
