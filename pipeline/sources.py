@@ -25,17 +25,7 @@ def make_source(cfg: RunConfig, ledger: Ledger | None = None) -> ImagerySource:
     keeps its task ids there, the STAC API its searches); worker processes build their
     source without it.
     """
-    context = SourceContext(
-        bands=cfg.bands,
-        year=cfg.year,
-        workers=cfg.workers,
-        refresh=cfg.force,
-        project=cfg.project,
-        key_file=cfg.gee_key_file,
-        durable=ledger_stores(ledger) if ledger is not None else None,
-        stop=stop_requested,
-    )
-    source = cfg.source_spec.build(cfg.source_options, context)
+    source = cfg.source_spec.build(cfg.source_options, source_context(cfg, ledger, cfg.bands))
     if cfg.inject_faults > 0:
         source = with_faults(source, cfg)
     return source
@@ -64,8 +54,15 @@ def make_radar_source(cfg: RunConfig, ledger: Ledger | None = None) -> RadarSour
     options = cfg.s1_options
     if options.s1_source is None:
         raise ConfigError(NEEDS_SOURCE)
-    context = SourceContext(
-        bands=(),
+    return get_radar_spec(options.s1_source).build(options, source_context(cfg, ledger, ()))
+
+
+def source_context(
+    cfg: RunConfig, ledger: Ledger | None, bands: tuple[str, ...]
+) -> SourceContext:
+    """What the run lends a source it builds (the same for optical and radar ones)."""
+    return SourceContext(
+        bands=bands,
         year=cfg.year,
         workers=cfg.workers,
         refresh=cfg.force,
@@ -74,4 +71,3 @@ def make_radar_source(cfg: RunConfig, ledger: Ledger | None = None) -> RadarSour
         durable=ledger_stores(ledger) if ledger is not None else None,
         stop=stop_requested,
     )
-    return get_radar_spec(options.s1_source).build(options, context)

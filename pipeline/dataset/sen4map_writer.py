@@ -97,11 +97,16 @@ class Sen4MapWriter:
     def stage(self, stage_dir: Path, stack: PointStack, grid: PatchGrid,
               attributes: Mapping[str, Any]) -> Path:
         try:
-            return stage_point(stage_dir, stack, grid, attributes)
+            return stage_point(stage_dir, stack, grid, attributes, write=self.write_dataset)
         except (OSError, RuntimeError) as e:  # HDF5 reports some write errors as RuntimeError
             if isinstance(e, OSError) or is_disk_full(e):
                 raise staging_error(e, stage_dir, stack.point_id) from e
             raise
+
+    def write_dataset(self, f: h5py.File, stack: PointStack, grid: PatchGrid,
+                      attributes: Mapping[str, Any]) -> None:
+        """One unit's dataset in its (in-memory) staged file: the format of this writer."""
+        _write_sen4map(f, stack, grid, attributes)
 
     def staged_path(self, stage_dir: Path, unit_id: int) -> Path:
         return staged_path(stage_dir, unit_id)
