@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import ee
 
@@ -153,15 +153,13 @@ def point_failure(point: PointRequest, error: Exception) -> PointFailure:
     )
 
 
-class GeeSource:
-    """Sentinel-2 L2A from Earth Engine's ``COPERNICUS/S2_SR_HARMONIZED``.
+class GeeService:
+    """What every Earth Engine source holds: its settings, the throttle, the two calls.
 
     ``compute_pixels`` and ``compute_value`` are the two server calls (defaults:
     ``ee.data.computePixels`` / ``ee.data.computeValue``), injected so tests fake them;
     ``clock`` and ``sleep`` drive the throttle.
     """
-
-    name = "gee"
 
     def __init__(
         self,
@@ -181,10 +179,16 @@ class GeeSource:
         self._sleep = sleep
 
     @classmethod
-    def connect(cls, auth: GeeAuth, settings: GeeSettings | None = None) -> GeeSource:
+    def connect(cls, auth: GeeAuth, settings: GeeSettings | None = None) -> Self:
         """Initialise Earth Engine (raises ConfigError when credentials are missing)."""
         initialize(auth)
         return cls(settings)
+
+
+class GeeSource(GeeService):
+    """Sentinel-2 L2A from Earth Engine's ``COPERNICUS/S2_SR_HARMONIZED``."""
+
+    name = "gee"
 
     @classmethod
     def from_config(cls, cfg: GeeConfig) -> GeeSource:

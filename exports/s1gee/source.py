@@ -11,18 +11,13 @@ under one :class:`~exports.gee.throttle.Throttle` (rate, adaptive concurrency, r
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ee
 
-from exports.gee.auth import GeeAuth, initialize
-from exports.gee.pixels import ComputePixels
-from exports.gee.select import Evaluate
-from exports.gee.source import GeeSettings, completion_order, point_failure
-from exports.gee.throttle import Throttle
+from exports.gee.source import GeeService, completion_order, point_failure
 from exports.s1.options import RESAMPLINGS
 from exports.s1.scene import SIGMA0_DB, S1Scene
 from exports.s1.source import S1Filter, S1Selection
@@ -43,38 +38,15 @@ def _compute_value(obj: Any) -> Any:
     return ee.data.computeValue(obj)
 
 
-class GeeRadarSource:
+class GeeRadarSource(GeeService):
     """Sentinel-1 IW GRD from Earth Engine's ``COPERNICUS/S1_GRD`` (σ0 dB, no conversion).
 
-    ``compute_pixels`` and ``compute_value`` are the two server calls (defaults:
-    ``ee.data.computePixels`` / ``ee.data.computeValue``), injected so tests fake them;
-    ``clock`` and ``sleep`` drive the throttle. ``settings`` are the Sentinel-2 gee
-    source's (threads, rate, retries, points per selection call).
+    The service part (settings, throttle, the injected server calls) is the Sentinel-2
+    gee source's (:class:`~exports.gee.source.GeeService`).
     """
 
     name = "gee"
     convention = SIGMA0_DB
-
-    def __init__(
-        self,
-        settings: GeeSettings | None = None,
-        *,
-        compute_pixels: ComputePixels | None = None,
-        compute_value: Evaluate | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.settings = settings or GeeSettings()
-        s = self.settings
-        self.throttle = Throttle(s.workers, s.rate, s.burst, s.retry, clock=clock, sleep=sleep)
-        self._compute_pixels = compute_pixels or _compute_pixels
-        self._compute_value = compute_value or _compute_value
-
-    @classmethod
-    def connect(cls, auth: GeeAuth, settings: GeeSettings | None = None) -> GeeRadarSource:
-        """Initialise Earth Engine (raises ConfigError when credentials are missing)."""
-        initialize(auth)
-        return cls(settings)
 
     def find_acquisitions(
         self, points: Sequence[PointRequest], year: int, s1_filter: S1Filter

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from ee import apitestcase
 
+from exports.gee import source as gee_source
 from exports.gee.auth import GeeAuth
 from exports.gee.source import GeeSettings
 from exports.gee.throttle import RetryPolicy
@@ -21,7 +22,6 @@ from exports.s1.options import S1Options
 from exports.s1.scene import S1_DTYPE, S1Scene
 from exports.s1.source import RadarSource
 from exports.s1.sources import get_radar_spec
-from exports.s1gee import source as s1gee_source
 from exports.s1gee.pixels import NODATA_DB, pixel_request
 from exports.s1gee.source import GeeRadarSource
 from exports.source import PointFailure, PointStack
@@ -227,7 +227,7 @@ def test_a_429_then_a_200_through_the_clients_http(ee_offline: Any) -> None:
 
 def test_build_connects_like_the_s2_gee_source(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[GeeAuth] = []
-    monkeypatch.setattr(s1gee_source, "initialize", seen.append)
+    monkeypatch.setattr(gee_source, "initialize", seen.append)  # GeeService.connect
     context = SourceContext(bands=("B4",), year=2018, workers=3, project="my-project",
                             key_file="key.json")
     options = S1Options(s1="series", s1_source="gee")
