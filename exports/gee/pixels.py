@@ -17,6 +17,7 @@ import io
 import logging
 import math
 from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -63,23 +64,35 @@ def plan_requests(
 
 
 def stack_image(point: PointRequest, scenes: Sequence[Scene], bands: Sequence[str]) -> ee.Image:
-    """The scenes' bands as one image, fields named ``<system:index>_<band>``.
+    """The scenes' bands as one image, fields named ``<system:index>_<band>``."""
+    images = point_images(COLLECTION, point, [s.image_id for s in scenes],
+                          [s.acquired for s in scenes], bands)
+    return images.toBands().unmask(0, False).toUint16()
+
+
+def point_images(
+    collection: str,
+    point: PointRequest,
+    ids: Sequence[str],
+    times: Sequence[datetime],
+    bands: Sequence[str],
+) -> ee.ImageCollection:
+    """The images ``ids`` (``system:index``) of ``collection`` over the point, ``bands``
+    selected (every Earth Engine source's stack, before it is typed).
 
     The spatial and date filters come first so the ``system:index`` filter only scans the
     few images over the point.
     """
-    ids = [s.image_id for s in scenes]
-    # Whole seconds around the span: float timestamps must not shave off an edge scene.
-    start = math.floor(min(s.acquired for s in scenes).timestamp()) - 1
-    end = math.ceil(max(s.acquired for s in scenes).timestamp()) + 1
-    collection = (
-        ee.ImageCollection(COLLECTION)
+    # Whole seconds around the span: float timestamps must not shave off an edge image.
+    start = math.floor(min(times).timestamp()) - 1
+    end = math.ceil(max(times).timestamp()) + 1
+    return (
+        ee.ImageCollection(collection)
         .filterBounds(ee.Geometry.Point([point.lon, point.lat]))
         .filterDate(start * 1000, end * 1000)
         .filter(ee.Filter.inList("system:index", ids))
         .select(list(bands))
     )
-    return collection.toBands().unmask(0, False).toUint16()
 
 
 def grid_spec(grid: PatchGrid) -> dict[str, Any]:

@@ -13,7 +13,6 @@ values themselves are σ0 dB as Earth Engine computed them, unchanged.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -26,6 +25,7 @@ from exports.gee.pixels import (
     grid_spec,
     load_array,
     match_field,
+    point_images,
     scenes_per_request,
 )
 from exports.gee.throttle import Throttle
@@ -64,23 +64,13 @@ def plan_requests(scenes: Sequence[S1Scene], grid: PatchGrid) -> list[list[S1Sce
 def stack_image(point: PointRequest, scenes: Sequence[S1Scene], resampling: str) -> ee.Image:
     """The slices' VV and VH as one float32 image, fields ``<system:index>_<band>``.
 
-    The spatial and date filters come first so the ``system:index`` filter only scans the
-    few slices over the point; a slice gone from the archive since the selection is then
-    missing from the answer (dropped with a reason), not the failure of the point.
+    A slice gone from the archive since the selection is missing from the answer (dropped
+    with a reason), not the failure of the point.
     """
     if resampling not in RESAMPLINGS:
         raise ValueError(f"unknown resampling {resampling!r}; choose one of {RESAMPLINGS}")
-    ids = [s.scene_id for s in scenes]
-    # Whole seconds around the span: float timestamps must not shave off an edge slice.
-    start = math.floor(min(s.acquired for s in scenes).timestamp()) - 1
-    end = math.ceil(max(s.acquired for s in scenes).timestamp()) + 1
-    collection = (
-        ee.ImageCollection(COLLECTION)
-        .filterBounds(ee.Geometry.Point([point.lon, point.lat]))
-        .filterDate(start * 1000, end * 1000)
-        .filter(ee.Filter.inList("system:index", ids))
-        .select(list(S1_BANDS))
-    )
+    collection = point_images(COLLECTION, point, [s.scene_id for s in scenes],
+                              [s.acquired for s in scenes], S1_BANDS)
     if resampling == "bilinear":
         collection = collection.map(lambda image: ee.Image(image).resample("bilinear"))
     return collection.toBands().unmask(NODATA_DB, False).toFloat()
