@@ -65,20 +65,32 @@ def scene_query(
     points: Sequence[PointRequest], year: int, scene_filter: SceneFilter
 ) -> ee.FeatureCollection:
     """One feature per point, property ``scenes``: the matching images' metadata rows."""
-    base = year_collection(year, scene_filter)
+    return points_query(points, year_collection(year, scene_filter), scene_filter.buffer_m,
+                        PROPS, len(OPTIONAL_PROPS))
+
+
+def points_query(
+    points: Sequence[PointRequest],
+    base: ee.ImageCollection,
+    buffer_m: float,
+    props: Sequence[str],
+    optional: int,
+) -> ee.FeatureCollection:
+    """One feature per point, property ``scenes``: the ``props`` rows (the last ``optional``
+    may be missing) of the images of ``base`` whose footprint contains the point's buffer.
+    Every Earth Engine source selects this way (Sentinel-2 scenes, Sentinel-1 slices)."""
     features = [
         ee.Feature(ee.Geometry.Point([p.lon, p.lat]), {"point_id": p.point_id}) for p in points
     ]
 
     def match(feature: Any) -> ee.Feature:
-        # Buffer server side, 1 m error: a geodesic circle around the theoretical point.
-        buffer = ee.Feature(feature).geometry().buffer(scene_filter.buffer_m, 1)
+        # Buffer server side, 1 m error: a geodesic circle around the theoretical point;
+        # ".geo" of an image is its footprint (system:footprint).
+        buffer = ee.Feature(feature).geometry().buffer(buffer_m, 1)
         hits = base.filterBounds(buffer).filter(
             ee.Filter.contains(leftField=".geo", rightValue=buffer)
         )
-        rows = hits.reduceColumns(
-            ee.Reducer.toList(len(PROPS), len(OPTIONAL_PROPS)), list(PROPS)
-        ).get("list")
+        rows = hits.reduceColumns(ee.Reducer.toList(len(props), optional), list(props)).get("list")
         return ee.Feature(None, {"point_id": ee.Feature(feature).get("point_id"), "scenes": rows})
 
     return ee.FeatureCollection(features).map(match)

@@ -17,7 +17,7 @@ from typing import Any
 
 import ee
 
-from exports.gee.select import DEFAULT_CHUNK, Evaluate, select_in_chunks
+from exports.gee.select import DEFAULT_CHUNK, Evaluate, points_query, select_in_chunks
 from exports.gee.throttle import Throttle
 from exports.s1.filters import INSTRUMENT_MODE, ORBIT_FILTERS, drop_reason
 from exports.s1.scene import (
@@ -77,24 +77,8 @@ def acquisition_query(
     points: Sequence[PointRequest], year: int, s1_filter: S1Filter
 ) -> ee.FeatureCollection:
     """One feature per point, property ``scenes``: the matching slices' metadata rows."""
-    base = year_collection(year, s1_filter.orbit)
-    features = [
-        ee.Feature(ee.Geometry.Point([p.lon, p.lat]), {"point_id": p.point_id}) for p in points
-    ]
-
-    def match(feature: Any) -> ee.Feature:
-        # Buffer server side, 1 m error: a geodesic circle around the theoretical point;
-        # ".geo" of an image is its footprint (system:footprint).
-        buffer = ee.Feature(feature).geometry().buffer(s1_filter.buffer_m, 1)
-        hits = base.filterBounds(buffer).filter(
-            ee.Filter.contains(leftField=".geo", rightValue=buffer)
-        )
-        rows = hits.reduceColumns(
-            ee.Reducer.toList(len(PROPS), len(OPTIONAL_PROPS)), list(PROPS)
-        ).get("list")
-        return ee.Feature(None, {"point_id": ee.Feature(feature).get("point_id"), "scenes": rows})
-
-    return ee.FeatureCollection(features).map(match)
+    return points_query(points, year_collection(year, s1_filter.orbit), s1_filter.buffer_m,
+                        PROPS, len(OPTIONAL_PROPS))
 
 
 def scene_from_row(row: Sequence[Any]) -> S1Scene:
