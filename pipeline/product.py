@@ -28,6 +28,7 @@ class Product:
     writer: str  # the registered DatasetWriter
     staging_suffix: str  # staging folder <CC><suffix>
     output_hash: str  # digest of the settings deciding the content
+    label: str = ""  # how notes name its files ("Sentinel-1 "; none for Sentinel-2)
 
     def staging_dir(self, layout: OutputLayout, year: int, country: str) -> Path:
         """Where the product's staged units of a country lie."""
@@ -47,4 +48,4 @@ def s2_product(cfg: RunConfig) -> Product:
 def s1_product(cfg: RunConfig) -> Product:
     """The Sentinel-1 country files ``<CC>_S1.h5``."""
     return Product("s1", "s1_select", "s1_export", "s1_pack", S1_WRITER, "_S1",
-                   cfg.s1_output_hash())
+                   cfg.s1_output_hash(), label="Sentinel-1 ")

@@ -24,6 +24,7 @@ from pipeline.export.jobs import STAGE, ExportJob, PointItem
 from pipeline.ledger import DONE, FAILED, SKIPPED, Ledger, UnitState
 from pipeline.pack.plan import damaged_staged, pack_is_current
 from pipeline.points import chunked, country_prefix, point_key, point_requests
+from pipeline.product import Product, s2_product
 from pipeline.report import StageSummary
 
 J = TypeVar("J")  # a job dataclass with a ``points`` list (ExportJob, S1ExportJob)
@@ -42,28 +43,32 @@ def plan_jobs(
         stage_dir = layout.staging_dir(cfg.year, cc)
         if writer.remove_unfinished(stage_dir):
             summary.notes.append(f"removed unfinished staged files of an interrupted run ({cc})")
-        _redo_damaged(cfg, ledger, cc, summary)
+        redo_damaged(cfg, ledger, cc, summary)
         todo = _todo(cfg, ledger, cc, points, summary)
         size = cfg.scheduling.batch_size(cfg.batch_size, cfg.workers, len(todo))
         for batch in chunked(todo, size):
             yield ExportJob(cc, stage_dir, list(batch), cfg.bands, cfg.max_patch_nodata, writer)
 
 
-def _redo_damaged(cfg: RunConfig, ledger: Ledger, cc: str, summary: StageSummary) -> None:
+def redo_damaged(
+    cfg: RunConfig, ledger: Ledger, cc: str, summary: StageSummary,
+    product: Product | None = None,
+) -> None:
     """Points marked exported whose staged file is lost (a rename undone by a power loss)
     or damaged are forgotten, so this run exports them again before packing. Checked only
     when the country is to be packed: a current country file does not need them."""
-    if cfg.force or pack_is_current(cfg, ledger, cc):
+    product = product or s2_product(cfg)
+    if cfg.force or pack_is_current(cfg, ledger, cc, product):
         return
-    damaged = damaged_staged(cfg, ledger, cc)
+    damaged = damaged_staged(cfg, ledger, cc, product)
     if not damaged:
         return
     prefix = country_prefix(cfg.year, cc)
-    ledger.forget_keys(STAGE, [f"{prefix}{pid:08d}" for pid in damaged])
+    ledger.forget_keys(product.export_stage, [f"{prefix}{pid:08d}" for pid in damaged])
     pid, problem = next(iter(sorted(damaged.items())))
     summary.counts["staged files redone"] += len(damaged)
-    summary.notes.append(f"{len(damaged)} staged file(s) of {cc} missing or damaged (point "
-                         f"{pid:08d}: {problem}): exported again")
+    summary.notes.append(f"{len(damaged)} staged {product.label}file(s) of {cc} missing or "
+                         f"damaged (point {pid:08d}: {problem}): exported again")
 
 
 def _todo(
@@ -92,16 +97,29 @@ def points_to_export(
     todo: list[PointItem] = []
     counts: Counter[str] = Counter()
     for key, req in requests:
-        if key not in selections:
-            counts["waiting for select"] += 1
-            continue
-        unit = exported.get(key)
-        if unit is not None and not needs_work(retry_failed, *unit):
-            counts[f"already {unit[0]}"] += 1
+        why = why_not_now(key, selections, exported, retry_failed)
+        if why is not None:
+            counts[why] += 1
             continue
         scenes = [scene_from_dict(s) for s in (selections.get(key) or {}).get("scenes", [])]
         todo.append(PointItem(req, scenes, attributes[req.point_id]))
     return todo, counts
+
+
+def why_not_now(
+    key: str,
+    selections: Mapping[str, Any],
+    exported: Mapping[str, tuple[UnitState, Any]],
+    retry_failed: bool,
+) -> str | None:
+    """Why a point's export does not run now (waiting for select, already done / skipped /
+    failed), or None when it must (every product's planner asks the same)."""
+    if key not in selections:
+        return "waiting for select"
+    unit = exported.get(key)
+    if unit is not None and not needs_work(retry_failed, *unit):
+        return f"already {unit[0]}"
+    return None
 
 
 def needs_work(retry_failed: bool, state: UnitState, payload: Any) -> bool:

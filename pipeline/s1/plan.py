@@ -25,9 +25,8 @@ from pipeline.dataset.layout import OutputLayout
 from pipeline.dataset.s1_format import point_attributes
 from pipeline.dataset.sen4map_format import attribute_records
 from pipeline.dataset.writer import get_writer
-from pipeline.export.plan import needs_work
+from pipeline.export.plan import needs_work, redo_damaged, why_not_now
 from pipeline.ledger import DONE, SKIPPED, Ledger, UnitState
-from pipeline.pack.plan import damaged_staged, pack_is_current
 from pipeline.points import chunked, country_prefix, point_key, point_requests
 from pipeline.product import Product, s1_product, s2_product
 from pipeline.report import StageSummary
@@ -53,26 +52,11 @@ def plan_s1_jobs(
         stage_dir = product.staging_dir(layout, cfg.year, cc)
         if writer.remove_unfinished(stage_dir):
             summary.notes.append(f"removed unfinished staged files of an interrupted run ({cc})")
-        _redo_damaged(cfg, ledger, cc, product, summary)
+        redo_damaged(cfg, ledger, cc, summary, product)
         todo = _todo(cfg, ledger, cc, points, product, summary)
         for batch in chunked(todo, batch_size):
             yield S1ExportJob(cc, stage_dir, list(batch), str(options.s1), options.s1_max_days,
                               cfg.max_patch_nodata, options.s1_resampling, product.writer)
-
-
-def _redo_damaged(
-    cfg: RunConfig, ledger: Ledger, cc: str, product: Product, summary: StageSummary
-) -> None:
-    """Points whose staged radar file is lost or damaged are exported again (as for S2)."""
-    if cfg.force or pack_is_current(cfg, ledger, cc, product):
-        return
-    damaged = damaged_staged(cfg, ledger, cc, product)
-    if damaged:
-        prefix = country_prefix(cfg.year, cc)
-        ledger.forget_keys(product.export_stage, [f"{prefix}{pid:08d}" for pid in damaged])
-        summary.counts["staged files redone"] += len(damaged)
-        summary.notes.append(f"{len(damaged)} staged Sentinel-1 file(s) of {cc} missing or "
-                             "damaged: exported again")
 
 
 def _todo(
@@ -117,12 +101,9 @@ def s1_points_to_export(
     todo: list[S1Item] = []
     counts: Counter[str] = Counter()
     for key, req in requests:
-        if key not in selections:
-            counts["waiting for select"] += 1
-            continue
-        unit = exported.get(key)
-        if unit is not None and not needs_work(retry_failed, *unit):
-            counts[f"already {unit[0]}"] += 1
+        why = why_not_now(key, selections, exported, retry_failed)
+        if why is not None:
+            counts[why] += 1
             continue
         point_steps = steps.get(key, NOT_READY) if closest else None
         if closest and point_steps is NOT_READY:
