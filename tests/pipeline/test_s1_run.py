@@ -165,3 +165,16 @@ def test_a_lost_s2_staged_file_is_exported_again_then_paired(
     assert_same_content(out / "2018" / "AT.h5", reference)
     with h5py.File(out / "2018" / "AT_S1.h5") as f:
         assert staged[0].stem in f
+
+
+def test_mixed_sigma0_and_gamma0_are_refused(demo: DemoArchive, tmp_path: Path) -> None:
+    register_radar(RadarSourceSpec("mixed", "tests.pipeline.toy_radar:build_mixed", help="x"))
+    try:
+        result = CliRunner().invoke(main, run_args(demo, tmp_path / "out", "--s1", "series",
+                                                   "--s1-source", "mixed"))
+    finally:
+        unregister_radar("mixed")
+    assert result.exit_code == 2, result.output
+    assert "mix backscatter conventions: gamma0_db (e.g." in result.output
+    assert "never mixed in one file" in result.output
+    assert not (tmp_path / "out" / "2018" / "AT_S1.h5").exists()

@@ -77,3 +77,22 @@ class ToyRadar:
 
 def build(options: S1Options, context: SourceContext) -> ToyRadar:
     return ToyRadar(context.year)
+
+
+class MixedToyRadar(ToyRadar):
+    """A broken radar source whose odd slices claim σ0: the pipeline must refuse the file."""
+
+    def find_acquisitions(
+        self, points: Sequence[PointRequest], year: int, s1_filter: S1Filter
+    ) -> S1Selection:
+        from dataclasses import replace
+
+        selection = super().find_acquisitions(points, year, s1_filter)
+        selection.scenes = {pid: [replace(s, convention="sigma0_db") if i % 2 else s
+                                  for i, s in enumerate(scenes)]
+                            for pid, scenes in selection.scenes.items()}
+        return selection
+
+
+def build_mixed(options: S1Options, context: SourceContext) -> MixedToyRadar:
+    return MixedToyRadar(context.year)
