@@ -108,8 +108,7 @@ def s1_file_attributes(
         "config_hash": config_hash,
         "s2_config_hash": s2_config_hash,
     }
-    for key in ("max_patch_nodata", "buffer_m"):
-        if key in thresholds:
-            attrs[key] = float(thresholds[key])
+    for key, value in thresholds.items():  # the Sentinel-2 ones too: they chose the steps
+        attrs[key] = float(value)
     attrs.update(SEN4MAP_GRID.as_attributes())
     return attrs
