@@ -35,6 +35,9 @@ EARTH_SEARCH_KEYS: Mapping[str, str] = {
     "B11": "swir16",
     "B12": "swir22",
     "SCL": "scl",
+    # The 60 m bands: not in the Sen4Map files, read by the BigEarthNet path.
+    "B1": "coastal",
+    "B9": "nir09",
 }
 
 
@@ -87,6 +90,7 @@ class Scene:
     nodata_percent: float
     assets: Mapping[str, str] = field(default_factory=dict)  # band name -> href
     boa_offset: int = 0  # subtracted from reflectance bands (baseline >= 04.00 not harmonised)
+    product_id: str = ""  # ESA product name without the generation time (BigEarthNet ids)
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ def scene_to_dict(scene: Scene) -> dict[str, object]:
         "nodata_percent": scene.nodata_percent,
         "assets": dict(scene.assets),
         "boa_offset": scene.boa_offset,
+        **({"product_id": scene.product_id} if scene.product_id else {}),
     }
 
 
@@ -200,4 +205,5 @@ def scene_from_dict(raw: Mapping[str, object]) -> Scene:
         nodata_percent=float(raw["nodata_percent"]),  # type: ignore[arg-type]
         assets={str(k): str(v) for k, v in dict(raw["assets"]).items()},  # type: ignore[call-overload]
         boa_offset=int(raw.get("boa_offset", 0)),  # type: ignore[call-overload]
+        product_id=str(raw.get("product_id", "")),
     )

@@ -65,7 +65,18 @@ def scene_from_item(
         nodata_percent=_percent(item, "s2:nodata_pixel_percentage"),
         assets=band_assets(item, hrefs),
         boa_offset=boa_offset(props, notes),
+        product_id=product_id(props),
     )
+
+
+_PRODUCT_NAME = re.compile(r"^(S2[A-D]_MSIL2A_\d{8}T\d{6}_N\d{4}_R\d{3}_T\d{2}[C-X][A-Z]{2})")
+
+
+def product_id(props: Mapping[str, Any]) -> str:
+    """The ESA product name without its generation time (``S2A_MSIL2A_20170613T101031_N0205_
+    R022_T33UUP``, from ``s2:product_uri``): BigEarthNet's patch ids start with it."""
+    match = _PRODUCT_NAME.match(str(props.get("s2:product_uri") or ""))
+    return match.group(1) if match else ""
 
 
 def image_id(props: Mapping[str, Any], acquired: datetime, tile: str, notes: MetaNotes) -> str:
