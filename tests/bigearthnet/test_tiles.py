@@ -68,8 +68,8 @@ def test_names() -> None:
 def test_ring_split_at_the_ring_edges() -> None:
     # Patch centres lie at (k + 0.5) * 1200 m from the border: the rings' edges at
     # 16,080 m and 27,450 m fall between patches 12/13 and 22/23.
-    assert TRAIN_EDGE == pytest.approx(16079.8, abs=0.1)
-    assert VALIDATION_EDGE == pytest.approx(27450.0, abs=0.1)
+    assert pytest.approx(16079.8, abs=0.1) == TRAIN_EDGE
+    assert pytest.approx(27450.0, abs=0.1) == VALIDATION_EDGE
     assert ring_split(12, 45) == "train" and ring_split(13, 45) == "validation"
     assert ring_split(22, 45) == "validation" and ring_split(23, 45) == "test"
     assert ring_split(90 - 12, 45) == "train" and ring_split(45, 90 - 13) == "validation"
