@@ -32,9 +32,9 @@ from exports.source import (
     SceneSelection,
     band_dtype,
 )
-from exports.stac.catalog import ItemDiscovery, PointDiscovery, StaticCatalog
+from exports.stac.catalog import BBox, ItemDiscovery, PointDiscovery, StaticCatalog
 from exports.stac.hrefs import HrefPolicy
-from exports.stac.select import CatalogScene, describe_items, select_scenes
+from exports.stac.select import CatalogScene, describe_items, filter_reason, select_scenes
 from exports.stac.window_read import read_scene
 from exports.stack import ScenePatch, assemble_stack
 
@@ -102,6 +102,32 @@ class StacSource:
             len(selection.dropped),
             sum(1 for s in selection.scenes.values() if not s),
         )
+        return selection
+
+    def find_tile_scenes(
+        self, tile: str, year: int, scene_filter: SceneFilter, bbox: BBox | None
+    ) -> SceneSelection:
+        """The scenes of one MGRS tile in ``year`` (the BigEarthNet unit), key 0 of
+        ``scenes``, every filter passed; ``bbox`` (WGS84) narrows an API search, a static
+        catalog lists every item. Items of other tiles are not news: never reported."""
+        if bbox is None and not isinstance(self.discovery, StaticCatalog):
+            raise ValueError("a STAC API search needs the tile's area")
+        items = self.discovery.items(bbox, year)
+        new = [it for it in items if it.id not in self._described]
+        for described in describe_items(new, self.hrefs):
+            self._described[described.item_id] = described
+        selection = SceneSelection(scenes={0: []})
+        for it in items:
+            d = self._described[it.id]
+            if d.scene is None or d.scene.tile != tile:
+                continue
+            selection.scenes_seen += 1
+            why = filter_reason(d.scene, year, scene_filter, self.bands)
+            if why is None:
+                selection.scenes[0].append(d.scene)
+            else:
+                selection.dropped.append(DroppedScene(d.item_id, why[1], kind=why[0]))
+        selection.scenes[0].sort(key=lambda s: (s.acquired, s.scene_id))
         return selection
 
     def _candidates(

@@ -123,3 +123,15 @@ def test_ring_split_reproduces_the_real_reben_metadata(shared_dir: Path) -> None
     ours = np.array([ring_split(*parse_patch_id(p)[1:]) for p in meta["patch_id"]])
     assert len(meta) == 26_329
     assert int((ours == meta["split"].to_numpy()).sum()) == 26_329
+
+
+def test_mgrs_square_matches_real_sentinel2_tile_origins() -> None:
+    from exports.tiles.mgrs import square_origin, tile_bbox
+
+    # Real tile origins (upper-left) of the demo's tiles: 32TQT 699960 E / 5300040 N,
+    # 33TTN 199980 E / 5300040 N: the square's west edge and north edge, within 40 m.
+    for tile, (ul_x, ul_y) in {"32TQT": (699960, 5300040), "33TTN": (199980, 5300040)}.items():
+        west, south = square_origin(tile)
+        assert abs(west - ul_x) <= 40 and abs(south + 100_000 - ul_y) <= 40
+    west, south, east, north = tile_bbox("33UUP")
+    assert 12.0 < west < 12.3 and 13.6 < east < 14.0 and 47.6 < south < 47.9 < 48.7 < north
