@@ -89,10 +89,12 @@ def _source_flags() -> list[Callable[[F], F]]:
     return flags
 
 
-def _s1_flags() -> list[Callable[[F], F]]:
+def _s1_flags(skip: tuple[str, ...] = ()) -> list[Callable[[F], F]]:
     """The Sentinel-1 flags, from :class:`exports.s1.options.S1Options`'s fields."""
     out: list[Callable[[F], F]] = []
     for f in fields(S1Options):
+        if f.name in skip:
+            continue
         kind: Any = None
         if f.metadata.get("choices"):
             kind = click.Choice(list(f.metadata["choices"]), case_sensitive=False)
@@ -146,6 +148,20 @@ source_options = _stack(
                  help="The scene footprint must contain this buffer around the point, metres "
                  f"[default: {_D.buffer_m:g}]."),
     *_s1_flags(),
+)
+
+# The imagery flags of `etl bigearthnet`: the Sentinel-2 source and its account, the scene
+# thresholds, the Sentinel-1 source (pairing is always "closest" there: no --s1).
+tile_source_options = _stack(
+    click.option("--source", type=SourceName(),
+                 help=f"Sentinel-2 source [default: {_D.source}]."),
+    *_source_flags(),
+    click.option("--max-cloud-cover", type=float,
+                 help="Keep scenes with cloud cover < this % [default: 1, as BigEarthNet]."),
+    click.option("--max-scene-nodata", type=float,
+                 help="Keep scenes with no-data < this % of the tile [default: 100: every "
+                 "scene; patches touching no-data are dropped anyway]."),
+    *_s1_flags(skip=("s1",)),
 )
 
 work_options = _stack(
