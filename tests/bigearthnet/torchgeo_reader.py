@@ -236,7 +236,7 @@ def read_split(root: Path, split: str, bands: str = "all") -> list[Sample]:
     df = metadata(root, split)
     samples = []
     for index in range(len(df)):
-        row = df.loc[index]
+        row = df.iloc[index]  # torchgeo: .loc[index] (L785, L826), the same after reset_index
         samples.append(
             Sample(
                 patch_id=str(row["patch_id"]),
