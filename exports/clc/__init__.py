@@ -1,0 +1,1 @@
+"""CORINE Land Cover labels: the reference maps of ``etl bigearthnet``."""
