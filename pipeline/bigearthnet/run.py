@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from exports.tiles.split import read_split_file
 from lucas.errors import ConfigError, EtlError, SourceError
 from lucas.safe_files import OutputLock
 from pipeline.bigearthnet.config import BenConfig
-from pipeline.bigearthnet.layout import BenLayout
+from pipeline.bigearthnet.layout import MAPS_DIR, S1_DIR, S2_DIR, BenLayout
 from pipeline.bigearthnet.metadata import metadata_frame, write_tables
 from pipeline.bigearthnet.unit import UnitResult, UnitTools, make_tools, run_unit, unit_key
 from pipeline.executors.base import Cluster, Finished
@@ -201,6 +202,7 @@ def _run_units(
             or needs_work(cfg.run.retry_failed, units[j.key].state, units[j.key].payload)]
     summary.counts["units already done"] += len(jobs) - len(todo)
     advance = progress.start("patches", len(todo))
+    seconds: Counter[str] = Counter()
     executor = export_executor(None, cfg.run.workers, Scheduling(), len(todo))
     try:
         for finished in executor.run(BenWork(cfg, tools), todo):
@@ -214,6 +216,7 @@ def _run_units(
                     continue
                 summary.counts["units done"] += 1
                 summary.counts.update(outcome.result.counts)
+                seconds.update(outcome.result.seconds)
                 updates.append(UnitUpdate(outcome.job.key, DONE, payload={
                     "rows": outcome.result.rows, "counts": dict(outcome.result.counts)}))
             ledger.record(SCENES, updates)
@@ -221,6 +224,9 @@ def _run_units(
     finally:
         progress.stop("patches")
         summary.notes.extend(executor.notes)
+    if seconds:
+        summary.notes.append("time per phase: " + ", ".join(
+            f"{k} {v:.1f} s" for k, v in seconds.items()))
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -229,12 +235,14 @@ def _write_metadata(cfg: BenConfig, ledger: Ledger, scenes: dict[str, list[Scene
                     ) -> StageSummary:
     """The tables from every finished unit of the selected scenes (the ledger is the truth)."""
     summary = StageSummary("metadata")
+    layout = BenLayout(cfg.out)
+    for part in (S2_DIR, S1_DIR, MAPS_DIR):  # readers (torchgeo) expect all three
+        (layout.root / part).mkdir(parents=True, exist_ok=True)
     wanted = {unit_key(tile, s) for tile, found in scenes.items() for s in found}
     rows = [row for u in ledger.units(SCENES, state=DONE) if u.key in wanted
             for row in u.payload["rows"]]
     table = read_split_file(cfg.split_file) if cfg.split_file else None
     frame = metadata_frame(rows, cfg.split, cfg.seed, table)
-    layout = BenLayout(cfg.out)
     clean, flagged = write_tables(frame, layout.metadata, layout.metadata_flagged)
     summary.counts["patches in metadata.parquet"] = clean
     summary.counts["flagged (metadata_snow_cloud.parquet)"] = flagged

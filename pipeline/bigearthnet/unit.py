@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ class UnitResult:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
-    notes: list[str] = field(default_factory=list)
+    seconds: Counter[str] = field(default_factory=Counter)  # read, labels, cut, s1, write
 
 
 @dataclass
@@ -77,7 +78,17 @@ def run_unit(cfg: BenConfig, tools: UnitTools, tile: str, scene: Scene) -> UnitR
     if not scene.product_id:
         raise SceneReadError(f"scene {scene.scene_id}: no s2:product_uri, so no ESA product "
                              "name for the patch ids (S2A_MSIL2A_<time>_N…_R…_T<tile>)")
+    clock = time.perf_counter()
+    result = UnitResult()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        result.seconds[phase] += now - clock
+        clock = now
+
     raster = read_scene(scene)
+    lap("read")
     grid = raster.grid
     bounds = (grid.x_min, grid.y_max - raster.height_m, grid.x_min + raster.width_m, grid.y_max)
     key = (tile, bounds)
@@ -85,15 +96,16 @@ def run_unit(cfg: BenConfig, tools: UnitTools, tile: str, scene: Scene) -> UnitR
         tools.areas.clear()  # one tile's area at a time: it can be 241 MB
         tools.areas[key] = tools.clc.for_area(grid.epsg, bounds)
     area = tools.areas[key]
-    result = UnitResult()
     kept: list[tuple[Any, Any, float, float]] = []
     for patch in cut(raster):
         result.counts["patches cut"] += 1
         if touches_nodata(patch):
             result.counts["dropped: touches no-data"] += 1
             continue
+        lap("cut")
         reference = area.reference_map(grid.patch_grid(patch.x, patch.y, 10))
         labels = patch_labels(reference)
+        lap("labels")
         if not keeps(labels):
             result.counts["dropped: UNLABELED >= 25 %"] += 1
             continue
@@ -108,6 +120,7 @@ def run_unit(cfg: BenConfig, tools: UnitTools, tile: str, scene: Scene) -> UnitR
             raise SceneReadError(f"scene {scene.scene_id}: Sentinel-1 failed for "
                                  f"{len(errors)} patch(es): {errors[0]}",
                                  transient=True)
+    lap("s1")
     staging = BenLayout(cfg.out).unit_staging(unit_key(tile, scene))
     shutil.rmtree(staging, ignore_errors=True)
     moves: list[Path] = []
@@ -126,6 +139,7 @@ def run_unit(cfg: BenConfig, tools: UnitTools, tile: str, scene: Scene) -> UnitR
                                 snow, cloud, grid.epsg, box))
         result.counts["patches written"] += 1
     _move_into(staging, BenLayout(cfg.out).root, moves)
+    lap("write")
     return result
 
 
