@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -202,7 +201,7 @@ def _run_units(
             or needs_work(cfg.run.retry_failed, units[j.key].state, units[j.key].payload)]
     summary.counts["units already done"] += len(jobs) - len(todo)
     advance = progress.start("patches", len(todo))
-    seconds: Counter[str] = Counter()
+    seconds: dict[str, float] = {}
     executor = export_executor(None, cfg.run.workers, Scheduling(), len(todo))
     try:
         for finished in executor.run(BenWork(cfg, tools), todo):
@@ -216,7 +215,8 @@ def _run_units(
                     continue
                 summary.counts["units done"] += 1
                 summary.counts.update(outcome.result.counts)
-                seconds.update(outcome.result.seconds)
+                for phase, spent in outcome.result.seconds.items():
+                    seconds[phase] = seconds.get(phase, 0.0) + spent
                 updates.append(UnitUpdate(outcome.job.key, DONE, payload={
                     "rows": outcome.result.rows, "counts": dict(outcome.result.counts)}))
             ledger.record(SCENES, updates)

@@ -40,7 +40,7 @@ class UnitResult:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
-    seconds: Counter[str] = field(default_factory=Counter)  # read, labels, cut, s1, write
+    seconds: dict[str, float] = field(default_factory=dict)  # read, cut, labels, s1, write
 
 
 @dataclass
@@ -84,7 +84,7 @@ def run_unit(cfg: BenConfig, tools: UnitTools, tile: str, scene: Scene) -> UnitR
     def lap(phase: str) -> None:
         nonlocal clock
         now = time.perf_counter()
-        result.seconds[phase] += now - clock
+        result.seconds[phase] = result.seconds.get(phase, 0.0) + now - clock
         clock = now
 
     raster = read_scene(scene)
