@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import ee
@@ -210,6 +211,18 @@ class GeeClc:
         self.block_px = block_px
         self._compute_pixels = compute_pixels or _compute_pixels
         self.throttle = throttle or Throttle()
+
+    @classmethod
+    def connect(
+        cls, asset_id: str = DEFAULT_ASSET, *, project: str | None = None,
+        key_file: Path | None = None,
+    ) -> GeeClc:
+        """Initialise Earth Engine with the run's account (``--project``, ``--gee-key-file``)
+        and return the source (a ConfigError names missing credentials)."""
+        from exports.gee.auth import GeeAuth, initialize
+
+        initialize(GeeAuth(project=project, key_file=key_file))
+        return cls(asset_id)
 
     def request(self, area: AreaGrid, block: Block) -> dict[str, Any]:
         """The ``ee.data.computePixels`` parameters of one block of an area."""

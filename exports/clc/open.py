@@ -4,7 +4,7 @@
 * ``.tif``, ``.tiff``: :class:`~exports.clc.raster.RasterClc`;
 * ``gee:<asset id>`` (``gee:COPERNICUS/CORINE/V20/100m/2018``): ``exports.clc.gee.GeeClc``,
   imported only then (it needs Earth Engine), called as
-  ``GeeClc(asset_id, project=project, key_file=key_file)``.
+  ``GeeClc.connect(asset_id, project=project, key_file=key_file)``.
 """
 
 from __future__ import annotations
@@ -66,5 +66,6 @@ def _gee(asset: str, *, project: str | None, key_file: Path | None) -> ClcSource
         raise ConfigError(
             f"--clc gee:{asset}: Earth Engine CORINE source not available (needs the "
             f"missing module {error.name}); pass a CLC GeoPackage or GeoTIFF") from error
-    source: ClcSource = getattr(module, GEE_CLASS)(asset, project=project, key_file=key_file)
+    source: ClcSource = getattr(module, GEE_CLASS).connect(asset, project=project,
+                                                           key_file=key_file)
     return source

@@ -62,6 +62,10 @@ class _FakeGeeClc:
         self.asset, self.project, self.key_file = asset, project, key_file
         self.description = asset
 
+    @classmethod
+    def connect(cls, asset: str, *, project: str | None, key_file: Path | None) -> _FakeGeeClc:
+        return cls(asset, project=project, key_file=key_file)
+
     def for_area(self, epsg: int, bounds: tuple[float, float, float, float]) -> Any:
         raise NotImplementedError
 
