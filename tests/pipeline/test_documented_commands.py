@@ -29,7 +29,8 @@ SKIPS = (
     ("--stac-url", "needs Earth Search (the network)"),
     ("--scheduler tcp://", "needs a Dask cluster"),
 )
-INPUT_FLAGS = ("--lucas", "--catalog", "--s1-catalog", "--data", "--config", "--split-keys")
+INPUT_FLAGS = ("--lucas", "--catalog", "--s1-catalog", "--clc", "--countries", "--data", "--config",
+               "--split-keys")
 
 
 def _logical_lines(text: str) -> list[str]:
