@@ -12,7 +12,8 @@ from pipeline.cli.console import console
 from pipeline.dataset.layout import LEDGER_NAME, OutputLayout
 from pipeline.ledger import FAILED, Ledger
 
-STAGE_ORDER = ("ingest", "select", "export", "pack", "s1_select", "s1_export", "s1_pack")
+STAGE_ORDER = ("ingest", "select", "export", "pack", "s1_select", "s1_export", "s1_pack",
+               "ben_select", "ben_scene")
 
 
 @click.command()
