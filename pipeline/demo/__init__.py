@@ -14,7 +14,10 @@ render-and-write loop, markers), :mod:`~pipeline.demo.stac` (Earth Search-shaped
 the catalog), :mod:`~pipeline.demo.s1`, :mod:`~pipeline.demo.s1_passes` and
 :mod:`~pipeline.demo.s1_stac` (the Sentinel-1 RTC slices and their catalog),
 :mod:`~pipeline.demo.lucas_harmonised` and :mod:`~pipeline.demo.lucas2022`
-(the LUCAS table in either layout).
+(the LUCAS table in either layout); :mod:`~pipeline.demo.bigearthnet` (``etl demo
+--bigearthnet``: a corner of tile 33UUP for ``etl bigearthnet``) with
+:mod:`~pipeline.demo.ben_s2`, :mod:`~pipeline.demo.ben_s1` and :mod:`~pipeline.demo.ben_refs`
+(its scenes, radar slices, CORINE-like polygons and countries; imported on demand).
 """
 
 from pipeline.demo.archive import DemoArchive, DemoPlan, build_demo, plan_demo
