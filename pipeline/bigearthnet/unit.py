@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ def make_tools(cfg: BenConfig) -> UnitTools:
     if cfg.has_s1:
         from pipeline.sources import make_radar_source
 
-        radar = make_radar_source(cfg.run)
+        radar = make_radar_source(replace(cfg.run, s1_options=cfg.s1))
     countries = Countries(cfg.countries, cfg.country_field) if cfg.countries else None
     clc = open_clc(cfg.clc, project=cfg.run.project, key_file=cfg.run.gee_key_file)
     return UnitTools(clc, radar, countries)
