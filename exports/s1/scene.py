@@ -66,6 +66,15 @@ def datatake_key(product_id: str, platform: str, acquired: datetime, relative_or
     return f"{platform_name(platform)}_R{relative_orbit:03d}_{acquired:%Y%m%d}"
 
 
+def sensing_start(scene: S1Scene) -> datetime:
+    """The slice's sensing start from its product name (reBEN names patches with it), else
+    its acquisition time (a STAC ``datetime`` may be the middle of the slice)."""
+    match = _PRODUCT.match(scene.scene_id)
+    if match:
+        return datetime.strptime(match.group("start"), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return scene.acquired
+
+
 def iso_utc(when: datetime) -> str:
     """ISO 8601 in UTC with a ``Z`` (the ``acquired`` attribute)."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -41,3 +41,9 @@ def touches_nodata(patch: Patch) -> bool:
 def scl_fractions(scl: np.ndarray) -> tuple[float, float]:
     """(snow, cloud and shadow) shares of the patch's SCL pixels."""
     return float(np.isin(scl, SNOW).mean()), float(np.isin(scl, CLOUD_SHADOW).mean())
+
+
+def flags(snow: float, cloud_shadow: float, threshold: float) -> tuple[bool, bool]:
+    """(contains_seasonal_snow, contains_cloud_or_shadow): the share reaches the threshold
+    (BigEarthNet's rule at 1.0: only a fully covered patch is flagged)."""
+    return snow >= threshold, cloud_shadow >= threshold

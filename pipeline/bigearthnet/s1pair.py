@@ -4,7 +4,6 @@ own 120×120 grid at 10 m (the radar sources of ``etl run --s1``, many points pe
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +17,10 @@ from exports.s1.source import RadarSource, S1Filter
 from exports.source import PointFailure, PointRequest, PointStack
 from exports.tiles.grid import PATCH_M, TileGrid
 
-HALF_DIAGONAL_M = math.ceil(PATCH_M / 2 * math.sqrt(2))  # a footprint holding it holds the patch
+# The select stage's footprint test uses a circle a little inside the patch (a footprint
+# ending at the patch's edge must still pass); that the slice really covers every pixel is
+# the fetch's no-data test (max_patch_nodata 0).
+SELECT_RADIUS_M = PATCH_M / 2 - 10.0
 CHUNK = 256  # patches per fetch: bounded memory (every slice is read once per chunk)
 
 
@@ -50,7 +52,7 @@ def pair_patches(
     window = timedelta(days=max_days)
     years = sorted({(s2_time - window).year, (s2_time + window).year})
     scenes: dict[int, list[S1Scene]] = {p.point_id: [] for p in points}
-    s1_filter = S1Filter(orbit, float(HALF_DIAGONAL_M))
+    s1_filter = S1Filter(orbit, SELECT_RADIUS_M)
     for year in years:
         selection = radar.find_acquisitions(points, year, s1_filter)
         for pid, found in selection.scenes.items():

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from exports.s1.scene import sensing_start
 from exports.s1.source import RadarSource
 from exports.source import Scene
 from exports.tiles.grid import BAND_RESOLUTION, BEN_BANDS, patch_id, s1_name
@@ -26,7 +27,7 @@ from lucas.safe_files import fsync_file
 from pipeline.bigearthnet.config import BenConfig
 from pipeline.bigearthnet.countries import Countries
 from pipeline.bigearthnet.layout import BenLayout, map_dir, s1_patch_dir, s2_patch_dir
-from pipeline.bigearthnet.patches import cut, scl_fractions, touches_nodata
+from pipeline.bigearthnet.patches import cut, flags, scl_fractions, touches_nodata
 from pipeline.bigearthnet.read import read_scene
 from pipeline.bigearthnet.s1pair import S1Pair, pair_patches
 from pipeline.bigearthnet.write import write_band
@@ -157,7 +158,7 @@ def _write_patch(
                grid.patch_grid(patch.x, patch.y, 10), nodata=None)
     dirs = [s2, ref]
     if pair is not None:
-        name = s1_name(pair.scene.platform, pair.scene.acquired, tile, patch.x, patch.y)
+        name = s1_name(pair.scene.platform, sensing_start(pair.scene), tile, patch.x, patch.y)
         s1 = s1_patch_dir(staging, name)
         g10 = grid.patch_grid(patch.x, patch.y, 10)
         write_band(s1 / f"{name}_VV.tif", pair.vv.astype(np.float32), g10, nodata=float("nan"))
@@ -172,14 +173,15 @@ def _row(
     box: tuple[float, float, float, float],
 ) -> dict[str, Any]:
     country = tools.countries.name(epsg, box) if tools.countries else ""
+    has_snow, has_cloud = flags(snow, cloud, cfg.flag_threshold)
     return {
         "patch_id": pid,
         "labels": list(labels.labels),
         "country": country,
-        "s1_name": (s1_name(pair.scene.platform, pair.scene.acquired, tile, x, y)
+        "s1_name": (s1_name(pair.scene.platform, sensing_start(pair.scene), tile, x, y)
                     if pair else ""),
-        "contains_seasonal_snow": snow >= cfg.flag_threshold,
-        "contains_cloud_or_shadow": cloud >= cfg.flag_threshold,
+        "contains_seasonal_snow": has_snow,
+        "contains_cloud_or_shadow": has_cloud,
         "labels_43": list(labels.labels_43),
         "tile": tile,
         "x": x,

@@ -55,3 +55,16 @@ def test_a_band_off_the_tile_grid_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SceneReadError, match=r"missing asset nir09 \(band B09\)"):
         read_scene(replace(scene, assets=assets))
     assert np.uint16  # numpy imported for the fixture's dtypes
+
+
+def test_flags_at_the_threshold() -> None:
+    from pipeline.bigearthnet.patches import flags
+
+    scl = np.full((60, 60), 4, np.uint8)
+    scl[:30] = 11  # exactly half snow
+    scl[30:, :6] = 9  # a tenth cloud
+    snow, cloud = scl_fractions(scl)
+    assert (snow, cloud) == (0.5, 0.05)
+    assert flags(snow, cloud, 0.5) == (True, False)
+    assert flags(snow, cloud, 0.5000001) == (False, False)
+    assert flags(1.0, 1.0, 1.0) == (True, True) and flags(0.999, 0.0, 1.0) == (False, False)
