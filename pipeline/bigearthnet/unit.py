@@ -28,7 +28,7 @@ from pipeline.bigearthnet.config import BenConfig
 from pipeline.bigearthnet.countries import Countries
 from pipeline.bigearthnet.layout import BenLayout, map_dir, s1_patch_dir, s2_patch_dir
 from pipeline.bigearthnet.patches import cut, flags, scl_fractions, touches_nodata
-from pipeline.bigearthnet.read import read_scene
+from pipeline.bigearthnet.read import BandReader, read_scene
 from pipeline.bigearthnet.s1pair import S1Pair, pair_patches
 from pipeline.bigearthnet.write import write_band
 
@@ -51,6 +51,7 @@ class UnitTools:
     clc: Any  # exports.clc.source.ClcSource
     radar: RadarSource | None
     countries: Countries | None
+    reader: BandReader | None = None  # the S2 source's whole-band reader (default: COGs)
     areas: dict[tuple[str, tuple[float, ...]], Any] = field(default_factory=dict)
 
 
@@ -65,7 +66,11 @@ def make_tools(cfg: BenConfig) -> UnitTools:
         radar = make_radar_source(replace(cfg.run, s1_options=cfg.s1))
     countries = Countries(cfg.countries, cfg.country_field) if cfg.countries else None
     clc = open_clc(cfg.clc, project=cfg.run.project, key_file=cfg.run.gee_key_file)
-    return UnitTools(clc, radar, countries)
+    from pipeline.sources import make_source
+
+    # A source without files (Earth Engine) hands whole bands over itself; COGs are read here.
+    reader = getattr(make_source(cfg.run), "read_band_whole", None)
+    return UnitTools(clc, radar, countries, reader)
 
 
 def unit_key(tile: str, scene: Scene) -> str:
@@ -88,7 +93,7 @@ def run_unit(cfg: BenConfig, tools: UnitTools, tile: str, scene: Scene) -> UnitR
         result.seconds[phase] = result.seconds.get(phase, 0.0) + now - clock
         clock = now
 
-    raster = read_scene(scene)
+    raster = read_scene(scene, tools.reader)
     lap("read")
     grid = raster.grid
     bounds = (grid.x_min, grid.y_max - raster.height_m, grid.x_min + raster.width_m, grid.y_max)
