@@ -28,7 +28,7 @@ from pipeline.executors.choose import export_executor
 from pipeline.export.plan import needs_work
 from pipeline.interrupt import graceful_interrupts, stop_requested
 from pipeline.ledger import DONE, FAILED, Ledger, UnitUpdate
-from pipeline.preflight import check_inputs
+from pipeline.preflight import check_inputs, no_debris_on_input_error
 from pipeline.report import NoProgress, Progress, RunSummary, StageSummary
 from pipeline.sources import make_source
 
@@ -65,6 +65,11 @@ def run_bigearthnet(cfg: BenConfig, progress: Progress | None = None) -> RunSumm
     check_inputs(cfg.run)
     cfg.s1.check_inputs()
     tools = make_tools(cfg)  # opens the CORINE source: a file without Code_18 stops here
+    with no_debris_on_input_error(cfg.out):  # e.g. no scene under the threshold
+        return _run_locked(cfg, tools, progress)
+
+
+def _run_locked(cfg: BenConfig, tools: UnitTools, progress: Progress) -> RunSummary:
     summary = RunSummary()
     with OutputLock(cfg.out), Ledger.in_folder(cfg.out) as ledger, graceful_interrupts():
         _check_settings(cfg, ledger)

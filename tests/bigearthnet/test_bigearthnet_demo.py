@@ -197,6 +197,7 @@ def test_bad_inputs_exit_2(demo: Path, tmp_path: Path, change: list[str], messag
     result = CliRunner().invoke(main, argv)
     assert result.exit_code == 2, result.output
     assert message in result.output
+    assert not (tmp_path / "out").exists()  # nothing left behind by a refused run
 
 
 def test_a_clc_file_without_code_18_is_refused(demo: Path, tmp_path: Path) -> None:
