@@ -23,6 +23,7 @@ from typing import Any
 
 import ee
 import numpy as np
+from affine import Affine
 
 from exports.gee.select import COLLECTION
 from exports.gee.throttle import Throttle
@@ -97,17 +98,24 @@ def point_images(
 
 def grid_spec(grid: PatchGrid) -> dict[str, Any]:
     """The computePixels ``grid`` of a patch: its size, affine transform and CRS."""
+    transform = Affine(grid.pixel, 0.0, grid.x_min, 0.0, -grid.pixel, grid.y_max)
+    return affine_grid(grid.crs, transform, grid.size, grid.size)
+
+
+def affine_grid(crs: str, transform: Affine, width: int, height: int) -> dict[str, Any]:
+    """The computePixels ``grid`` of any raster: ``width`` × ``height`` pixels of
+    ``transform`` (its upper-left corner and pixel size) in ``crs`` (``EPSG:…``)."""
     return {
-        "dimensions": {"width": grid.size, "height": grid.size},
+        "dimensions": {"width": width, "height": height},
         "affineTransform": {
-            "scaleX": grid.pixel,
-            "shearX": 0.0,
-            "translateX": grid.x_min,
-            "shearY": 0.0,
-            "scaleY": -grid.pixel,
-            "translateY": grid.y_max,
+            "scaleX": transform.a,
+            "shearX": transform.b,
+            "translateX": transform.c,
+            "shearY": transform.d,
+            "scaleY": transform.e,
+            "translateY": transform.f,
         },
-        "crsCode": grid.crs,
+        "crsCode": crs,
     }
 
 

@@ -104,7 +104,11 @@ def utm_epsg_of_tile(tile: str) -> int:
 
 def scene_from_row(row: Sequence[Any]) -> Scene:
     """A :class:`Scene` from one ``PROPS`` row of the server's answer."""
-    values = dict(zip(PROPS, row, strict=False))
+    return scene_from_values(dict(zip(PROPS, row, strict=False)))
+
+
+def scene_from_values(values: Mapping[str, Any]) -> Scene:
+    """A :class:`Scene` from an image's properties (at least ``REQUIRED_PROPS``)."""
     index = str(values["system:index"])
     tile = str(values["MGRS_TILE"])
     acquired = datetime.fromtimestamp(int(values["system:time_start"]) / 1000.0, tz=UTC)

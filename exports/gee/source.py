@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Protocol, Self, TypeVar
 
@@ -47,6 +47,7 @@ from exports.gee.throttle import (
     Throttle,
     classify,
 )
+from exports.gee.tiles import DEFAULT_BLOCK, BBox, TileBand, TileReader, find_tile_scenes
 from exports.source import (
     PointFailure,
     PointRequest,
@@ -76,6 +77,7 @@ class GeeSettings:
     select_chunk: int = DEFAULT_CHUNK  # points per scene-selection call
     batch_poll_s: float = DEFAULT_POLL_S  # batch path: seconds between two looks at the tasks
     batch_timeout_s: float = DEFAULT_TIMEOUT_S  # batch path: longest wait of one run
+    tile_block_px: int = DEFAULT_BLOCK  # whole bands: pixels a side of one computePixels block
 
 
 class GeeConfig(Protocol):
@@ -247,6 +249,31 @@ class GeeSource(GeeService):
                 executor=pool,
             )
 
+    def find_tile_scenes(
+        self, tile: str, year: int, scene_filter: SceneFilter, bbox: BBox | None
+    ) -> SceneSelection:
+        """The scenes of one MGRS tile in ``year`` (the BigEarthNet unit), key 0 of
+        ``scenes``, time-ordered, every filter passed; the others in ``dropped`` with the
+        reason. One server call; ``bbox`` (WGS84) only narrows the search."""
+        return find_tile_scenes(tile, year, scene_filter, bbox,
+                                evaluate=self._compute_value, throttle=self.throttle)
+
+    def read_band_whole(self, scene: Scene, key: str) -> TileBand:
+        """Band ``key`` (B1 … B12, B8A, SCL) of a scene whole, at its native resolution on
+        the tile's grid, masked pixels 0; blocks fetched in parallel. Raises SourceError
+        naming the scene and band when Earth Engine fails (``transient`` as classified)."""
+        return self._tile_reader.read(scene, key)
+
+    @cached_property
+    def _tile_reader(self) -> TileReader:
+        def run(items: Sequence[Any], work: Callable[[Any], Any]) -> Iterator[Any]:
+            return completion_order(items, work, self.settings.workers,
+                                    thread_name_prefix="gee-tile")
+
+        return TileReader(compute_pixels=self._compute_pixels,
+                          compute_value=self._compute_value, throttle=self.throttle, run=run,
+                          block_px=self.settings.tile_block_px)
+
     def fetch(
         self,
         batch: Sequence[tuple[PointRequest, Sequence[Scene]]],
@@ -313,6 +340,16 @@ class GeeBatchSource:
     ) -> SceneSelection:
         """The fast path's selection: only fetching differs between the two modes."""
         return self.source.find_scenes(points, year, scene_filter)
+
+    def find_tile_scenes(
+        self, tile: str, year: int, scene_filter: SceneFilter, bbox: BBox | None
+    ) -> SceneSelection:
+        """The fast path's tile search (BigEarthNet reads whole bands, never export tasks)."""
+        return self.source.find_tile_scenes(tile, year, scene_filter, bbox)
+
+    def read_band_whole(self, scene: Scene, key: str) -> TileBand:
+        """A whole band through the fast path's computePixels blocks."""
+        return self.source.read_band_whole(scene, key)
 
     def fetch(
         self,
