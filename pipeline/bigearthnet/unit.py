@@ -82,8 +82,9 @@ def run_unit(cfg: BenConfig, tools: UnitTools, tile: str, scene: Scene) -> UnitR
     from exports.clc.labels import keeps, patch_labels
 
     if not scene.product_id:
-        raise SceneReadError(f"scene {scene.scene_id}: no s2:product_uri, so no ESA product "
-                             "name for the patch ids (S2A_MSIL2A_<time>_N…_R…_T<tile>)")
+        raise SceneReadError(f"scene {scene.scene_id}: no ESA product name (the STAC item's "
+                             "s2:product_uri, Earth Engine's PRODUCT_ID), which the patch ids "
+                             "start with (S2A_MSIL2A_<time>_N…_R…_T<tile>)")
     clock = time.perf_counter()
     result = UnitResult()
 
