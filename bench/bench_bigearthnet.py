@@ -54,9 +54,13 @@ def main() -> None:
         root = Path(tmp)
         scene = write_scene(root / "s2", size_m=args.km * 1000 + 300)
         clc = clc_file(root / "clc.gpkg", args.km + 0.3)
+        import pystac
+
+        catalog = pystac.Catalog("bench", "the unit is handed its scene directly")
+        catalog.normalize_and_save(str(root / "stac"), pystac.CatalogType.SELF_CONTAINED)
         cfg = build_ben_config({"tiles": "33UUP", "start": "2017-06-01", "end": "2017-06-30",
                                 "out": root / "out", "clc": str(clc), "source": "stac",
-                                "catalog": str(root / "unused")})
+                                "catalog": str(root / "stac" / "catalog.json")})
         start = time.perf_counter()
         read_scene(scene)
         read_only = time.perf_counter() - start
