@@ -5,7 +5,7 @@
     OUT/bigearthnet/BigEarthNet-S2/<product>/<patch_id>/<patch_id>_<band>.tif
     OUT/bigearthnet/BigEarthNet-S1/<s1 product part>/<s1_name>/<s1_name>_VV.tif, _VH.tif
     OUT/bigearthnet/Reference_Maps/<product>/<patch_id>/<patch_id>_reference_map.tif
-    OUT/bigearthnet/metadata.parquet, metadata_snow_cloud.parquet
+    OUT/bigearthnet/metadata.parquet, metadata_snow_cloud.parquet, etl_sources.json
     OUT/bigearthnet/.staging/<unit>/…       a unit's files before they move into the tree
     OUT/ledger.sqlite, OUT/.etl.lock        as for etl run
 """
@@ -20,6 +20,7 @@ S1_DIR = "BigEarthNet-S1"
 MAPS_DIR = "Reference_Maps"
 METADATA = "metadata.parquet"
 METADATA_FLAGGED = "metadata_snow_cloud.parquet"
+PROVENANCE = "etl_sources.json"  # the sources and settings (a coarse CORINE raster says so)
 
 
 def s1_product_part(s1_name: str) -> str:
@@ -51,6 +52,10 @@ class BenLayout:
     @property
     def metadata_flagged(self) -> Path:
         return self.root / METADATA_FLAGGED
+
+    @property
+    def provenance(self) -> Path:
+        return self.root / PROVENANCE
 
 
 def s2_patch_dir(root: Path, product: str, patch_id: str) -> Path:

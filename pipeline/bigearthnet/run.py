@@ -3,6 +3,7 @@ metadata tables; resumable from the ledger (``ben_select``, ``ben_scene``) at an
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -18,7 +19,7 @@ from exports.tiles.mgrs import tile_bbox
 from exports.tiles.seasons import per_season
 from exports.tiles.split import read_split_file
 from lucas.errors import ConfigError, EtlError, SourceError
-from lucas.safe_files import OutputLock
+from lucas.safe_files import OutputLock, replace_atomically
 from pipeline.bigearthnet.config import BenConfig
 from pipeline.bigearthnet.layout import MAPS_DIR, S1_DIR, S2_DIR, BenLayout
 from pipeline.bigearthnet.metadata import metadata_frame, write_tables
@@ -31,6 +32,7 @@ from pipeline.ledger import DONE, FAILED, Ledger, UnitUpdate
 from pipeline.preflight import check_inputs, no_debris_on_input_error
 from pipeline.report import NoProgress, Progress, RunSummary, StageSummary
 from pipeline.sources import make_source
+from pipeline.version import producer_version
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +85,31 @@ def _run_locked(cfg: BenConfig, tools: UnitTools, progress: Progress) -> RunSumm
             return summary
         summary.stages.append(_write_metadata(cfg, ledger, scenes))
         layout = BenLayout(cfg.out)
-        summary.outputs = [str(layout.metadata), str(layout.metadata_flagged)]
+        write_provenance(cfg, tools, layout)
+        summary.outputs = [str(layout.metadata), str(layout.metadata_flagged),
+                           str(layout.provenance)]
     return summary
+
+
+def write_provenance(cfg: BenConfig, tools: UnitTools, layout: BenLayout) -> None:
+    """``etl_sources.json``: where the patches and labels came from (a coarse CORINE raster
+    is said so: its labels are 100 m ones on a 10 m grid), the settings and their digest."""
+    doc = {
+        "producer": "sen4map-etl", "producer_version": producer_version(),
+        "tiles": list(cfg.tiles), "start": cfg.start.isoformat(), "end": cfg.end.isoformat(),
+        "s2_source": cfg.run.source, "s1_source": cfg.s1.s1_source if cfg.has_s1 else None,
+        "s1_max_days": cfg.s1.s1_max_days if cfg.has_s1 else None,
+        "clc": {"source": tools.clc.name, "description": tools.clc.description,
+                "coarse": bool(tools.clc.coarse)},
+        "max_cloud_cover": cfg.run.max_cloud_cover,
+        "max_scene_nodata": cfg.run.max_scene_nodata, "per_season": cfg.per_season,
+        "split": cfg.split, "seed": cfg.seed if cfg.split == "random" else None,
+        "flag_threshold": cfg.flag_threshold, "require_s1": cfg.require_s1,
+        "config_hash": cfg.output_hash(),
+    }
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    replace_atomically(layout.provenance, lambda tmp: tmp.write_text(text),
+                       layout.provenance.with_name(f".{layout.provenance.name}.tmp"))
 
 
 def _check_settings(cfg: BenConfig, ledger: Ledger) -> None:

@@ -186,6 +186,25 @@ def test_kill_mid_tile_then_rerun_gives_the_same_tree(
     assert again.exit_code == 0 and "units already done" in again.output
 
 
+def test_require_s1_and_a_new_split_on_a_finished_tree(demo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, args(demo, out, "--require-s1")).exit_code == 0
+    meta = pd.read_parquet(out / "bigearthnet" / "metadata.parquet")
+    assert not meta.empty and (meta["s1_name"] != "").all()
+    files = _digest(out / "bigearthnet" / "BigEarthNet-S2")
+    result = CliRunner().invoke(main, args(demo, out, "--require-s1", "--split", "random",
+                                           "--seed", "3"))
+    assert result.exit_code == 0 and "units already done" in result.output
+    again = pd.read_parquet(out / "bigearthnet" / "metadata.parquet")
+    assert set(again["split"]) <= {"train", "validation", "test"} and again["split"].nunique() > 1
+    assert list(again["patch_id"]) == list(meta["patch_id"])
+    assert _digest(out / "bigearthnet" / "BigEarthNet-S2") == files  # splits: tables only
+    sources = json.loads((out / "bigearthnet" / "etl_sources.json").read_text())
+    assert sources["clc"] == {"source": "vector", "coarse": False,
+                              "description": sources["clc"]["description"]}
+    assert sources["split"] == "random" and sources["seed"] == 3
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (["--tiles", "33UIP"], "'33UIP' is not an MGRS tile id"),
     (["--max-cloud-cover", "0"], "the least cloudy is 0 %"),
