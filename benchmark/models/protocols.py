@@ -16,7 +16,9 @@ import numpy as np
 from benchmark.params import TrainParams
 
 # The inputs ``benchmark.inputs.model_input`` can cut; a model names one in the registry.
-INPUT_KINDS: tuple[str, ...] = ("pixel", "annual_crop", "monthly_crop")
+INPUT_KINDS: tuple[str, ...] = ("pixel", "annual_crop", "monthly_crop",
+                                 "patch")  # patch: a BigEarthNet S1/S2 patch (multilabel)
+TASKS: tuple[str, ...] = ("sen4map", "multilabel")
 
 P = TypeVar("P")
 

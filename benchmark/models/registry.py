@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark import deps
-from benchmark.models.protocols import INPUT_KINDS, BuildRequest, Classifier, TrainingStore
+from benchmark.models.protocols import (
+    INPUT_KINDS,
+    TASKS,
+    BuildRequest,
+    Classifier,
+    TrainingStore,
+)
 from benchmark.params import (
     PixelTransformerParams,
     RFParams,
@@ -58,10 +64,14 @@ class ModelSpec:
     builder: Builder | str  # a callable or its "module:function"
     requires: tuple[str, ...] = ()  # modules of the [benchmark] extra it needs
     epoch_training: bool = True
+    task: str = "sen4map"  # which benchmark it serves (protocols.TASKS)
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip().lower() or "," in self.name:
             raise ValueError(f"model name {self.name!r}: use a lower-case word without commas")
+        if self.task not in TASKS:
+            raise ValueError(f"model {self.name}: task {self.task!r} is not one of "
+                             f"{', '.join(TASKS)}")
         if self.input_kind not in INPUT_KINDS:
             raise ValueError(
                 f"model {self.name}: input kind {self.input_kind!r} is not one of "
@@ -85,6 +95,13 @@ _BUILTIN = (
               "benchmark.models.transformer:build", ("torch",)),
     ModelSpec("vit", ViTParams, "annual_crop", "benchmark.models.vit:build", ("torch",)),
     ModelSpec("vivit", ViViTParams, "monthly_crop", "benchmark.models.vivit:build", ("torch",)),
+    # BigEarthNet-MM (--task multilabel): the paper's networks from scratch, the RF baseline.
+    *(ModelSpec(name, "benchmark.multilabel.models:NetParams", "patch",
+                "benchmark.multilabel.models:build", ("torch",), task="multilabel")
+      for name in ("resnet50", "resnet101", "resnet152", "vgg16", "vgg19")),
+    ModelSpec("forest", "benchmark.multilabel.forest:ForestParams", "patch",
+              "benchmark.multilabel.models:build", ("sklearn",), epoch_training=False,
+              task="multilabel"),
 )
 _MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _BUILTIN}
 
@@ -102,9 +119,10 @@ def unregister(name: str) -> None:
     _MODELS.pop(name, None)
 
 
-def list_models() -> tuple[str, ...]:
-    """Registered model names, in registration order (the paper's four first)."""
-    return tuple(_MODELS)
+def list_models(task: str = "sen4map") -> tuple[str, ...]:
+    """Registered model names of a benchmark task, in registration order (the paper's
+    first)."""
+    return tuple(name for name, spec in _MODELS.items() if spec.task == task)
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -113,7 +131,7 @@ def model_spec(name: str) -> ModelSpec:
         return _MODELS[name]
     except KeyError:
         raise ValueError(
-            f"unknown model {name!r} (choose from {', '.join(list_models())})"
+            f"unknown model {name!r} (choose from {', '.join(_MODELS)})"
         ) from None
 
 
