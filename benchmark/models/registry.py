@@ -96,9 +96,10 @@ _BUILTIN = (
     ModelSpec("vit", ViTParams, "annual_crop", "benchmark.models.vit:build", ("torch",)),
     ModelSpec("vivit", ViViTParams, "monthly_crop", "benchmark.models.vivit:build", ("torch",)),
     # BigEarthNet-MM (--task multilabel): the paper's networks from scratch, the RF baseline.
-    *(ModelSpec(name, "benchmark.multilabel.models:NetParams", "patch",
+    *(ModelSpec(name, f"benchmark.multilabel.models:{params}", "patch",
                 "benchmark.multilabel.models:build", ("torch",), task="multilabel")
-      for name in ("resnet50", "resnet101", "resnet152", "vgg16", "vgg19")),
+      for name, params in (("resnet50", "ResNet50"), ("resnet101", "ResNet101"),
+                           ("resnet152", "ResNet152"), ("vgg16", "VGG16"), ("vgg19", "VGG19"))),
     ModelSpec("forest", "benchmark.multilabel.forest:ForestParams", "patch",
               "benchmark.multilabel.models:build", ("sklearn",), epoch_training=False,
               task="multilabel"),
