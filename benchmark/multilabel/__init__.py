@@ -1,0 +1,1 @@
+"""BigEarthNet-MM multi-label benchmark (`etl benchmark --task multilabel`)."""
