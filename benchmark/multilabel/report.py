@@ -63,7 +63,7 @@ def write_report(out: Path, metrics: dict[str, Any], class_names: Sequence[str])
         for name, mine, paper in paper_rows(model, result["threshold_0.5"]):
             lines.append(f"| {name} | {mine} | {tuned[name]} | {paper} |")
         for name in ("coverage", "ranking_loss", "precision", "f1", "micro_f2", "macro_f2",
-                     "mAP"):
+                     "map"):
             value = result["threshold_0.5"].get(name)
             lines.append(f"| {name} | {_fmt(value, 4)} | "
                          f"{_fmt(result['tuned'].get(name), 4)} | n/a |")
