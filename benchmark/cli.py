@@ -103,7 +103,15 @@ def _summary(metrics: dict[str, Any]) -> None:
               help="Where composites are cached (one file per country and kind).")
 @click.option("--force", is_flag=True,
               help="Retrain every model, ignoring results and checkpoints of earlier runs.")
+@click.option("--task", type=click.Choice(["sen4map", "multilabel"]), default="sen4map",
+              show_default=True,
+              help="sen4map (the Sen4Map point classifiers on <CC>.h5 files) or multilabel "
+              "(BigEarthNet-MM: --data is a BigEarthNet tree, OUT/bigearthnet or reBEN's).")
+@click.option("--modality", type=click.Choice(["s1", "s2", "s1s2"]), default="s1s2",
+              show_default=True, help="--task multilabel: the input patches.")
+@click.pass_context
 def benchmark(
+    ctx: click.Context,
     data_dir: Path,
     countries: str | None,
     legend: str,
@@ -117,8 +125,16 @@ def benchmark(
     mask_classes: str,
     cache_dir: Path,
     force: bool,
+    task: str,
+    modality: str,
 ) -> None:
-    """Composites → legend → split → models → metrics report (paper Tables III–V)."""
+    """Composites → legend → split → models → metrics report (paper Tables III–V); with
+    --task multilabel the BigEarthNet-MM benchmark (paper Tables I–II)."""
+    if task == "multilabel":
+        given = ctx.get_parameter_source("models") != click.core.ParameterSource.DEFAULT
+        _multilabel(data_dir, out_dir, _csv(models) if given else ("resnet50",), modality,
+                    epochs, batch_size, device, seed, cache_dir, force)
+        return
     from benchmark.config import BenchmarkConfig
     from benchmark.legend_apply import load as load_legend
     from benchmark.params import TrainParams
@@ -141,5 +157,34 @@ def benchmark(
     metrics = run(cfg, legend=legend_obj, force=force,
                   progress=lambda message: click.echo(f"· {message}", err=True))
     _summary(metrics)
+    if metrics["failed"]:
+        raise click.ClickException(f"model(s) failed: {', '.join(metrics['failed'])}")
+
+
+def _multilabel(data_dir: Path, out_dir: Path, models: tuple[str, ...], modality: str,
+                epochs: int, batch_size: int, device: str, seed: int, cache_dir: Path,
+                force: bool) -> None:
+    from benchmark.multilabel.run import MultiLabelConfig, check_models, run_multilabel
+    from benchmark.multilabel.train import MultiLabelTrain
+
+    _setup_logging()
+    check_models(models)  # one line and exit code 2 before anything is read
+    cfg = MultiLabelConfig(data=data_dir, out=out_dir, models=models, modality=modality,
+                           train=MultiLabelTrain(epochs=epochs, batch_size=batch_size,
+                                                 device=device, seed=seed),
+                           cache_dir=cache_dir / "bigearthnet", force=force)
+    metrics = run_multilabel(cfg, progress=lambda message: click.echo(f"· {message}", err=True))
+    from rich.console import Console
+
+    console = Console()
+    console.print(f"report: {out_dir / 'report.md'}")
+    console.print(f"label-frequency baseline F2: {metrics['baseline']['f2'] * 100:.2f} %")
+    for name, result in metrics["models"].items():
+        if "error" in result:
+            console.print(f"{name}: failed: {result['error']}")
+            continue
+        r = result["threshold_0.5"]
+        console.print(f"{name}: F2 {r['f2'] * 100:.2f} %, Hamming loss {r['hamming_loss']:.4f}, "
+                      f"mAP {r['map'] * 100:.2f} %")
     if metrics["failed"]:
         raise click.ClickException(f"model(s) failed: {', '.join(metrics['failed'])}")
