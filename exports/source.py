@@ -207,3 +207,21 @@ def scene_from_dict(raw: Mapping[str, object]) -> Scene:
         boa_offset=int(raw.get("boa_offset", 0)),  # type: ignore[call-overload]
         product_id=str(raw.get("product_id", "")),
     )
+
+
+def filter_reason(
+    scene: Scene, year: int, sf: SceneFilter, bands: Sequence[str]
+) -> tuple[str, str] | None:
+    """The first scene filter the scene fails (strict ``<`` thresholds), or None."""
+    if scene.acquired.year != year:
+        return "wrong_year", f"wrong year {scene.acquired.year} (want {year})"
+    if sf.filters_cloud and not scene.cloud_cover < sf.max_cloud_cover:
+        return "cloud", f"cloud cover {scene.cloud_cover:g} % >= {sf.max_cloud_cover:g} %"
+    if sf.filters_nodata and not scene.nodata_percent < sf.max_nodata_percent:
+        return "scene_nodata", (
+            f"scene no-data {scene.nodata_percent:g} % >= {sf.max_nodata_percent:g} %"
+        )
+    for band in bands:
+        if band not in scene.assets:
+            return "missing_band", f"missing asset {EARTH_SEARCH_KEYS[band]} (band {band})"
+    return None

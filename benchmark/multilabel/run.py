@@ -67,7 +67,7 @@ def check_models(models: Sequence[str]) -> None:
 def run_multilabel(cfg: MultiLabelConfig, progress: Callable[[str], None] | None = None
                    ) -> dict[str, Any]:
     """Train and score every model; the report folder is written at the end."""
-    from benchmark.multilabel import data as ben
+    import benchmark.multilabel.data as ben
 
     say = progress or (lambda message: None)
     check_models(cfg.models)

@@ -34,8 +34,7 @@ from exports.gee.select import (
     scene_from_values,
 )
 from exports.gee.throttle import ErrorKind, Throttle, classify
-from exports.source import DroppedScene, Scene, SceneFilter, SceneSelection
-from exports.stac.select import filter_reason
+from exports.source import DroppedScene, Scene, SceneFilter, SceneSelection, filter_reason
 from lucas.errors import SourceError
 
 log = logging.getLogger(__name__)

@@ -30,12 +30,12 @@ from shapely.geometry import shape
 
 from exports.grid import point_utm
 from exports.source import (
-    EARTH_SEARCH_KEYS,
     DroppedScene,
     PointRequest,
     Scene,
     SceneFilter,
     SceneSelection,
+    filter_reason,
 )
 from exports.stac.hrefs import HrefPolicy
 from exports.stac.scene_meta import (
@@ -168,22 +168,6 @@ def _describe(item: pystac.Item, notes: MetaNotes, hrefs: HrefPolicy | None) -> 
     except SceneMetadataError as e:
         return CatalogScene(item.id, None, footprint, f"bad metadata: {e}")
     return CatalogScene(item.id, scene, footprint)
-
-
-def filter_reason(scene: Scene, year: int, sf: SceneFilter, bands: Sequence[str]) -> Drop | None:
-    """The first scene filter the scene fails (strict ``<`` thresholds), or None."""
-    if scene.acquired.year != year:
-        return "wrong_year", f"wrong year {scene.acquired.year} (want {year})"
-    if sf.filters_cloud and not scene.cloud_cover < sf.max_cloud_cover:
-        return "cloud", f"cloud cover {scene.cloud_cover:g} % >= {sf.max_cloud_cover:g} %"
-    if sf.filters_nodata and not scene.nodata_percent < sf.max_nodata_percent:
-        return "scene_nodata", (
-            f"scene no-data {scene.nodata_percent:g} % >= {sf.max_nodata_percent:g} %"
-        )
-    for band in bands:
-        if band not in scene.assets:
-            return "missing_band", f"missing asset {EARTH_SEARCH_KEYS[band]} (band {band})"
-    return None
 
 
 @lru_cache(maxsize=64)
