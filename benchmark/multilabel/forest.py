@@ -32,10 +32,14 @@ def fit_forest(features: np.ndarray, y: np.ndarray, params: ForestParams, seed: 
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.multiclass import OneVsRestClassifier
 
+    import warnings
+
     forest = RandomForestClassifier(n_estimators=params.n_estimators,
                                     min_samples_leaf=params.min_samples_leaf,
                                     random_state=seed, n_jobs=-1)
-    return OneVsRestClassifier(forest).fit(features, y)
+    with warnings.catch_warnings():  # a class absent from training: a constant 0, as meant
+        warnings.filterwarnings("ignore", message="Label not .* is present in all training")
+        return OneVsRestClassifier(forest).fit(features, y)
 
 
 def forest_scores(model: Any, features: np.ndarray) -> np.ndarray:

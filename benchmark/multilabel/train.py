@@ -81,7 +81,7 @@ def train_net(
             loss = loss_fn(net(x), y)
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(x)
+            total += loss.item() * len(x)
             count += len(x)
         val_loss = evaluate_loss(net, val_ds, params.batch_size, device)
         history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1),
