@@ -29,10 +29,10 @@ def band_statistics(x: np.ndarray) -> np.ndarray:
 
 def fit_forest(features: np.ndarray, y: np.ndarray, params: ForestParams, seed: int) -> Any:
     """One forest per class (scikit-learn's OneVsRestClassifier)."""
+    import warnings
+
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.multiclass import OneVsRestClassifier
-
-    import warnings
 
     forest = RandomForestClassifier(n_estimators=params.n_estimators,
                                     min_samples_leaf=params.min_samples_leaf,
