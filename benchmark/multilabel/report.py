@@ -143,6 +143,9 @@ def _figures(out: Path, metrics: dict[str, Any], class_names: Sequence[str]) -> 
         fig.savefig(out / "cooccurrence.png", dpi=110)
         plt.close(fig)
         lines.append("![co-occurrence](cooccurrence.png)")
+    if (out / "retrieval_examples.png").is_file():
+        lines.append("![retrieval examples: a test patch and its nearest training patches]"
+                     "(retrieval_examples.png)")
     return [*lines, ""]
 
 

@@ -119,6 +119,49 @@ def run_multilabel(cfg: MultiLabelConfig, progress: Callable[[str], None] | None
     return metrics
 
 
+def retrieval_examples(out: Path, tree: Any, splits: dict[str, Any], query_feats: np.ndarray,
+                       db_feats: np.ndarray, n_queries: int = 4, n_results: int = 5) -> Path | None:
+    """``retrieval_examples.png``: a few test patches and their nearest training patches
+    (cosine on the model's features), in true colour (B04, B03, B02 stretched)."""
+    channels = list(tree.channels)
+    if not {"B02", "B03", "B04"} <= set(channels):
+        return None  # radar only: no true colour
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    from benchmark.multilabel.retrieval import cosine_distance
+
+    rgb = [channels.index(b) for b in ("B04", "B03", "B02")]
+    queries = np.arange(min(n_queries, len(query_feats)))
+    dist = cosine_distance(query_feats[queries], db_feats)
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :n_results]
+
+    def image(split: str, i: int) -> np.ndarray:
+        x = tree.image(int(splits[split].rows[i]))[rgb].transpose(1, 2, 0)
+        return np.clip(x / 3000.0, 0, 1)
+
+    fig, axes = plt.subplots(len(queries), n_results + 1,
+                             figsize=(1.6 * (n_results + 1), 1.6 * len(queries)), squeeze=False)
+    for r, q in enumerate(queries):
+        axes[r][0].imshow(image("test", int(q)))
+        axes[r][0].set_title("query", fontsize=7)
+        for c, j in enumerate(nearest[r], start=1):
+            axes[r][c].imshow(image("train", int(j)))
+            axes[r][c].set_title(f"#{c}", fontsize=7)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.tight_layout()
+    path = out / "retrieval_examples.png"
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _fingerprint(cfg: MultiLabelConfig, name: str, tree: Any) -> str:
     spec = model_spec(name)
     train = params_dict(cfg.train) if spec.epoch_training else {"seed": cfg.train.seed}
@@ -150,6 +193,9 @@ def _model(cfg: MultiLabelConfig, name: str, tree: Any, sets: dict[str, Any],
     test_scores, test_feats = model.scores_and_features(sets["test"])
     _, train_feats = model.scores_and_features(sets["train"])
     thresholds = tune_thresholds(y["validation"], val_scores)
+    if not (cfg.out / "retrieval_examples.png").exists():  # the first model's
+        retrieval_examples(cfg.out, tree, {n: tree.split(n) for n in ("train", "test")},
+                           test_feats, train_feats)
     result = {
         "threshold_0.5": multilabel_report(y["test"], test_scores, 0.5, BEN19_CLASSES),
         "tuned": multilabel_report(y["test"], test_scores, thresholds, BEN19_CLASSES),

@@ -48,6 +48,7 @@ def test_models_train_score_and_sit_beside_the_paper(tree: Path, tmp_path: Path)
     assert "| f2 |" in report and "| 78.73 |" in report
     assert "Urban fabric" in report and "71.99" in report  # Table I beside ours
     assert (out / "class_f2.png").is_file() and (out / "cooccurrence.png").is_file()
+    assert (out / "retrieval_examples.png").is_file() and "retrieval_examples.png" in report
     again = CliRunner().invoke(main, argv)
     assert again.exit_code == 0 and "finished in an earlier run" in again.output
 
