@@ -9,6 +9,7 @@ and ``etl benchmark`` without it says how to install it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,9 @@ def _summary(metrics: dict[str, Any]) -> None:
               "(BigEarthNet-MM: --data is a BigEarthNet tree, OUT/bigearthnet or reBEN's).")
 @click.option("--modality", type=click.Choice(["s1", "s2", "s1s2"]), default="s1s2",
               show_default=True, help="--task multilabel: the input patches.")
+@click.option("--patience", default=10, show_default=True, type=click.IntRange(min=1),
+              help="--task multilabel: epochs without a better validation loss before "
+              "training stops (the best epoch is kept).")
 @click.pass_context
 def benchmark(
     ctx: click.Context,
@@ -127,13 +131,15 @@ def benchmark(
     force: bool,
     task: str,
     modality: str,
+    patience: int,
 ) -> None:
     """Composites → legend → split → models → metrics report (paper Tables III–V); with
     --task multilabel the BigEarthNet-MM benchmark (paper Tables I–II)."""
     if task == "multilabel":
         given = ctx.get_parameter_source("models") != click.core.ParameterSource.DEFAULT
         _multilabel(data_dir, out_dir, _csv(models) if given else ("resnet50",), modality,
-                    epochs, batch_size, device, seed, cache_dir, force)
+                    MultiLabelTrainArgs(epochs, batch_size, device, seed, patience),
+                    cache_dir, force)
         return
     from benchmark.config import BenchmarkConfig
     from benchmark.legend_apply import load as load_legend
@@ -161,17 +167,28 @@ def benchmark(
         raise click.ClickException(f"model(s) failed: {', '.join(metrics['failed'])}")
 
 
+@dataclass(frozen=True)
+class MultiLabelTrainArgs:
+    """The training flags of --task multilabel."""
+
+    epochs: int
+    batch_size: int
+    device: str
+    seed: int
+    patience: int
+
+
 def _multilabel(data_dir: Path, out_dir: Path, models: tuple[str, ...], modality: str,
-                epochs: int, batch_size: int, device: str, seed: int, cache_dir: Path,
-                force: bool) -> None:
+                args: MultiLabelTrainArgs, cache_dir: Path, force: bool) -> None:
     from benchmark.multilabel.run import MultiLabelConfig, check_models, run_multilabel
     from benchmark.multilabel.train import MultiLabelTrain
 
     _setup_logging()
     check_models(models)  # one line and exit code 2 before anything is read
     cfg = MultiLabelConfig(data=data_dir, out=out_dir, models=models, modality=modality,
-                           train=MultiLabelTrain(epochs=epochs, batch_size=batch_size,
-                                                 device=device, seed=seed),
+                           train=MultiLabelTrain(epochs=args.epochs, batch_size=args.batch_size,
+                                                 device=args.device, seed=args.seed,
+                                                 patience=args.patience),
                            cache_dir=cache_dir / "bigearthnet", force=force)
     metrics = run_multilabel(cfg, progress=lambda message: click.echo(f"· {message}", err=True))
     from rich.console import Console
