@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pystac
 
@@ -28,7 +28,7 @@ from exports.s1.filters import INSTRUMENT_MODE
 from exports.s1.options import DEFAULT_COLLECTION
 from exports.s1stac.read import Signer
 from exports.source import PointRequest
-from exports.stac.api import StacApiDiscovery
+from exports.stac.api import StacApiDiscovery, absolute_href, trimmed_feature
 
 log = logging.getLogger(__name__)
 
@@ -80,23 +80,10 @@ def trim_s1_item(d: dict[str, Any]) -> dict[str, Any]:
     assets = {}
     for key, asset in (d.get("assets") or {}).items():
         if key in _ASSET_KEYS and asset.get("href"):
-            href = str(asset["href"])
-            if self_href and "://" not in href and not href.startswith("/"):
-                href = urljoin(self_href, href)
+            href = absolute_href(str(asset["href"]), self_href)
             kept = {k: asset[k] for k in _ASSET_FIELDS if k in asset}
             assets[key] = {"href": unsigned_href(href), **kept}
-    return {
-        "type": "Feature",
-        "stac_version": d.get("stac_version", "1.0.0"),
-        "stac_extensions": d.get("stac_extensions", []),
-        "id": d["id"],
-        "geometry": d.get("geometry"),
-        "bbox": d.get("bbox"),
-        "properties": d.get("properties", {}),
-        "assets": assets,
-        "links": [],
-        **({"collection": d["collection"]} if "collection" in d else {}),
-    }
+    return trimmed_feature(d, assets)
 
 
 class S1ApiDiscovery(StacApiDiscovery):

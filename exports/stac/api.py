@@ -306,10 +306,20 @@ def trim_item(d: dict[str, Any]) -> dict[str, Any]:
     assets = {}
     for key, asset in (d.get("assets") or {}).items():
         if key in _BAND_KEYS and asset.get("href"):
-            href = str(asset["href"])
-            if self_href and "://" not in href and not href.startswith("/"):
-                href = urljoin(self_href, href)
+            href = absolute_href(str(asset["href"]), self_href)
             assets[key] = {"href": href, **({"type": asset["type"]} if "type" in asset else {})}
+    return trimmed_feature(d, assets)
+
+
+def absolute_href(href: str, self_href: str | None) -> str:
+    """A relative asset href resolved against the item's ``self`` link."""
+    if self_href and "://" not in href and not href.startswith("/"):
+        return urljoin(self_href, href)
+    return href
+
+
+def trimmed_feature(d: dict[str, Any], assets: dict[str, Any]) -> dict[str, Any]:
+    """The item ``d`` with only ``assets``, no links: what a cached search keeps."""
     return {
         "type": "Feature",
         "stac_version": d.get("stac_version", "1.0.0"),
