@@ -113,6 +113,11 @@ def _summary(metrics: dict[str, Any]) -> None:
 @click.option("--patience", default=10, show_default=True, type=click.IntRange(min=1),
               help="--task multilabel: epochs without a better validation loss before "
               "training stops (the best epoch is kept).")
+@click.option("--learning-rate", default=1e-3, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="--task multilabel: Adam's learning rate (the paper's 1e-3).")
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
+              help="--task multilabel: DataLoader worker processes (a few on a GPU machine).")
 @click.pass_context
 def benchmark(
     ctx: click.Context,
@@ -132,13 +137,16 @@ def benchmark(
     task: str,
     modality: str,
     patience: int,
+    learning_rate: float,
+    workers: int,
 ) -> None:
     """Composites → legend → split → models → metrics report (paper Tables III–V); with
     --task multilabel the BigEarthNet-MM benchmark (paper Tables I–II)."""
     if task == "multilabel":
         given = ctx.get_parameter_source("models") != click.core.ParameterSource.DEFAULT
         _multilabel(data_dir, out_dir, _csv(models) if given else ("resnet50",), modality,
-                    MultiLabelTrainArgs(epochs, batch_size, device, seed, patience),
+                    MultiLabelTrainArgs(epochs, batch_size, device, seed, patience,
+                                        learning_rate, workers),
                     cache_dir, force)
         return
     from benchmark.config import BenchmarkConfig
@@ -176,6 +184,8 @@ class MultiLabelTrainArgs:
     device: str
     seed: int
     patience: int
+    learning_rate: float = 1e-3
+    workers: int = 0
 
 
 def _multilabel(data_dir: Path, out_dir: Path, models: tuple[str, ...], modality: str,
@@ -188,7 +198,9 @@ def _multilabel(data_dir: Path, out_dir: Path, models: tuple[str, ...], modality
     cfg = MultiLabelConfig(data=data_dir, out=out_dir, models=models, modality=modality,
                            train=MultiLabelTrain(epochs=args.epochs, batch_size=args.batch_size,
                                                  device=args.device, seed=args.seed,
-                                                 patience=args.patience),
+                                                 patience=args.patience,
+                                                 learning_rate=args.learning_rate,
+                                                 workers=args.workers),
                            cache_dir=cache_dir / "bigearthnet", force=force)
     metrics = run_multilabel(cfg, progress=lambda message: click.echo(f"· {message}", err=True))
     from rich.console import Console

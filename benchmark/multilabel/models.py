@@ -67,7 +67,8 @@ class NetModel:
                                            fingerprint, progress)
 
     def scores_and_features(self, ds: Any) -> tuple[np.ndarray, np.ndarray]:
-        return predict(self.net, ds, self.train.batch_size, pick_device(self.train.device))
+        return predict(self.net, ds, self.train.batch_size, pick_device(self.train.device),
+                       self.train.workers)
 
 
 class ForestModel:

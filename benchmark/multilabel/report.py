@@ -46,6 +46,13 @@ def write_report(out: Path, metrics: dict[str, Any], class_names: Sequence[str])
     lines = ["# BigEarthNet-MM multi-label benchmark", "",
              f"Data: `{metrics['config']['data']}`, modality `{metrics['config']['modality']}`; "
              + ", ".join(f"{k}: {v:,}" for k, v in metrics["data"]["patches"].items()) + ".", ""]
+    cfg = metrics["config"]
+    if "train" in cfg:
+        train = cfg["train"]
+        lines += [f"Training: Adam at {train['learning_rate']:g}, batch {train['batch_size']}, "
+                  f"up to {train['epochs']} epochs (patience {train['patience']}), seed "
+                  f"{train['seed']}, on {cfg.get('device', train['device'])} "
+                  f"({cfg.get('precision', 'fp32')}).", ""]
     excluded = metrics["data"].get("exclusions", {})
     if excluded:
         lines += ["Left out: " + "; ".join(f"{v:,} {k}" for k, v in excluded.items()) + ".", ""]

@@ -29,7 +29,12 @@ from benchmark.multilabel.metrics import (
 )
 from benchmark.multilabel.report import write_report
 from benchmark.multilabel.retrieval import retrieval_scores
-from benchmark.multilabel.train import MultiLabelTrain, params_dict
+from benchmark.multilabel.train import (
+    MultiLabelTrain,
+    fingerprint_params,
+    params_dict,
+    pick_device,
+)
 from benchmark.versions import versions
 from exports.clc.codes import BEN19_CLASSES
 from lucas.errors import ConfigError
@@ -91,7 +96,10 @@ def run_multilabel(cfg: MultiLabelConfig, progress: Callable[[str], None] | None
     metrics: dict[str, Any] = {
         "task": TASK,
         "config": {"data": str(cfg.data), "modality": cfg.modality, "models": list(cfg.models),
-                   "train": params_dict(cfg.train)},
+                   "train": params_dict(cfg.train),
+                   "device": str(pick_device(cfg.train.device)),
+                   "precision": "bf16 autocast" if pick_device(cfg.train.device).type == "cuda"
+                   else "fp32"},
         "versions": versions(),
         "data": {"patches": {n: len(s) for n, s in splits.items()},
                  "exclusions": dict(tree.exclusions), "channels": list(tree.channels),
@@ -164,7 +172,7 @@ def retrieval_examples(out: Path, tree: Any, splits: dict[str, Any], query_feats
 
 def _fingerprint(cfg: MultiLabelConfig, name: str, tree: Any) -> str:
     spec = model_spec(name)
-    train = params_dict(cfg.train) if spec.epoch_training else {"seed": cfg.train.seed}
+    train = fingerprint_params(cfg.train) if spec.epoch_training else {"seed": cfg.train.seed}
     blob = json.dumps({"model": name, "params": asdict(spec.default_params()), "train": train,
                        "modality": cfg.modality, "metadata": tree.metadata_sha256,
                        "split": tree.split_sha256, "versions": versions()}, sort_keys=True)

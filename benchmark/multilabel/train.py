@@ -5,6 +5,12 @@ training stops when the validation loss has not improved for ``patience`` epochs
 best epoch's weights are kept. The whole training state is saved after every epoch (temp
 file + rename), stamped with a fingerprint, so a stopped run continues after its last
 finished epoch and a changed setting starts afresh.
+
+On a GPU (the rules of the Sen4Map benchmark): batches come from a DataLoader with
+``workers`` processes and pinned memory, copied without blocking, and the forward pass runs
+under bf16 autocast (the loss in FP32, as autocast does for ``BCEWithLogitsLoss``); on the
+CPU everything stays FP32. ``workers`` changes speed, not results, so it is not part of the
+fingerprint (:func:`fingerprint_params`); the device is (bf16 on a GPU trains other weights).
 """
 
 from __future__ import annotations
@@ -33,13 +39,29 @@ class MultiLabelTrain:
     workers: int = 0  # DataLoader processes
 
 
-def pick_device(name: str) -> str:
-    """``auto``: the first GPU when torch sees one, else the CPU."""
+def pick_device(name: str) -> Any:
+    """``auto``: the first GPU when torch sees one, else the CPU; a bad name is a ConfigError."""
+    from benchmark.train import resolve_device
+
+    return resolve_device(name)
+
+
+def batches(ds: Any, batch_size: int, device: Any, workers: int = 0, shuffle: bool = False,
+            generator: Any = None) -> Any:
+    """A DataLoader over ``ds``: pinned memory on CUDA, so copies can overlap compute."""
+    from torch.utils.data import DataLoader
+
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      num_workers=workers, pin_memory=device.type == "cuda",
+                      persistent_workers=False)
+
+
+def autocast(device: Any) -> Any:
+    """bf16 autocast on CUDA; a no-op context on the CPU (FP32 there)."""
     import torch
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                          enabled=device.type == "cuda")
 
 
 def train_net(
@@ -49,7 +71,6 @@ def train_net(
     """Train ``net`` (a torch module with ``forward`` → logits); returns it with the best
     validation epoch's weights, and the per-epoch history."""
     import torch
-    from torch.utils.data import DataLoader
 
     device = pick_device(params.device)
     torch.manual_seed(params.seed)
@@ -71,19 +92,20 @@ def train_net(
     generator = torch.Generator().manual_seed(params.seed)
     for epoch in range(start, params.epochs):
         generator.manual_seed(params.seed + epoch)  # the same batches after a resume
-        loader = DataLoader(train_ds, batch_size=params.batch_size, shuffle=True,
-                            generator=generator, num_workers=params.workers)
+        loader = batches(train_ds, params.batch_size, device, params.workers, shuffle=True,
+                         generator=generator)
         net.train()
         total, count = 0.0, 0
         for x, y in loader:
-            x, y = x.to(device), y.to(device)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             optimiser.zero_grad()
-            loss = loss_fn(net(x), y)
+            with autocast(device):
+                loss = loss_fn(net(x), y)
             loss.backward()
             optimiser.step()
             total += loss.item() * len(x)
             count += len(x)
-        val_loss = evaluate_loss(net, val_ds, params.batch_size, device)
+        val_loss = evaluate_loss(net, val_ds, params.batch_size, device, params.workers)
         history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1),
                         "val_loss": val_loss})
         if val_loss < best:
@@ -106,34 +128,39 @@ def train_net(
     return net, history
 
 
-def evaluate_loss(net: Any, ds: Any, batch_size: int, device: str) -> float:
+def evaluate_loss(net: Any, ds: Any, batch_size: int, device: Any, workers: int = 0) -> float:
     """Mean sigmoid cross-entropy of ``net`` on ``ds``."""
     import torch
-    from torch.utils.data import DataLoader
 
+    device = torch.device(device)
     loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
     net.eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for x, y in DataLoader(ds, batch_size=batch_size):
-            total += float(loss_fn(net(x.to(device)), y.to(device)))
+        for x, y in batches(ds, batch_size, device, workers):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with autocast(device):
+                logits = net(x)
+            total += float(loss_fn(logits.float(), y))
             count += y.numel()
     return total / max(count, 1)
 
 
-def predict(net: Any, ds: Any, batch_size: int, device: str) -> tuple[np.ndarray, np.ndarray]:
-    """(sigmoid scores (n, C), features (n, D): the layer before the classifier)."""
+def predict(net: Any, ds: Any, batch_size: int, device: Any,
+            workers: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(sigmoid scores (n, C), features (n, D): the layer before the classifier), FP32."""
     import torch
-    from torch.utils.data import DataLoader
 
+    device = torch.device(device)
     net.eval()
     scores, feats = [], []
     with torch.no_grad():
-        for x, _ in DataLoader(ds, batch_size=batch_size):
-            x = x.to(pick_device(device) if device == "auto" else device)
-            f = net.features(x)
-            scores.append(torch.sigmoid(net.classify(f)).cpu().numpy())
-            feats.append(f.cpu().numpy())
+        for x, _ in batches(ds, batch_size, device, workers):
+            with autocast(device):
+                f = net.features(x.to(device, non_blocking=True))
+                logits = net.classify(f)
+            scores.append(torch.sigmoid(logits.float()).cpu().numpy())
+            feats.append(f.float().cpu().numpy())
     return np.concatenate(scores), np.concatenate(feats)
 
 
@@ -160,5 +187,12 @@ def _save(path: Path, fingerprint: str, state: dict[str, Any]) -> None:
 
 
 def params_dict(params: MultiLabelTrain) -> dict[str, Any]:
-    """The settings as the report and the fingerprint record them."""
+    """The settings as the report records them."""
     return asdict(params)
+
+
+def fingerprint_params(params: MultiLabelTrain) -> dict[str, Any]:
+    """The settings that change the trained weights (all but ``workers``)."""
+    kept = asdict(params)
+    del kept["workers"]
+    return kept

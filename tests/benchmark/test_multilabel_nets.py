@@ -142,3 +142,24 @@ def test_zero_init_residual_starts_last_batch_norms_at_zero() -> None:
     assert all(bool((block.bn3.weight == 0).all()) for block in net.layer1)
     default = build_net("resnet50", 2)
     assert all(bool((block.bn3.weight == 1).all()) for block in default.layer1)
+
+
+def test_vgg_starts_from_tf_slims_glorot_uniform_as_the_papers_code() -> None:
+    from benchmark.multilabel.nets import VGG
+
+    torch.manual_seed(0)
+    net = VGG("vgg16", 12)
+    first = net.convs[0]
+    fan_in, fan_out = 12 * 9, 64 * 9
+    bound = (6 / (fan_in + fan_out)) ** 0.5
+    assert float(first.weight.abs().max()) <= bound
+    assert float(first.weight.std()) == pytest.approx(bound / 3**0.5, rel=0.05)  # uniform
+    assert all(float(m.bias.abs().max()) == 0 for m in net.modules()
+               if isinstance(m, nn.Conv2d | nn.Linear))
+    last = net.classifier[6]
+    assert float(last.weight.std()) == pytest.approx((2 / (4096 + 19)) ** 0.5, rel=0.05)
+    # torchvision's initialisation stays available: N(0, 0.01) linear layers
+    legacy = VGG("vgg16", 12, init="torchvision")
+    assert float(legacy.classifier[6].weight.std()) == pytest.approx(0.01, rel=0.05)
+    with pytest.raises(ValueError, match="unknown init 'he'"):
+        VGG("vgg16", 12, init="he")

@@ -74,3 +74,13 @@ def test_resnet50_beats_the_tuned_baseline_after_a_few_cpu_epochs(tmp_path: Path
     metrics = json.loads((out / "metrics.json").read_text())
     net = metrics["models"]["resnet50"]
     assert net["tuned"]["f2"] > metrics["baseline"]["f2_tuned"] + 0.1  # 0.91 vs 0.68 here
+
+
+def test_bad_training_flags_are_refused_with_their_name(tree: Path, tmp_path: Path) -> None:
+    base = ["benchmark", "--task", "multilabel", "--data", str(tree), "--models", "resnet50",
+            "--out", str(tmp_path / "r")]
+    for flag, value in (("--learning-rate", "0"), ("--workers", "-1"),
+                        ("--device", "tpu:9")):
+        result = CliRunner().invoke(main, [*base, flag, value])
+        assert result.exit_code == 2, result.output
+        assert flag in result.output or "tpu:9" in result.output
