@@ -32,11 +32,13 @@ def test_unreachable_earth_engine_at_start_up_exits_2_with_one_line(
         monkeypatch.setattr(ee.data, "get_persistent_credentials", lambda: object())
         monkeypatch.setattr(auth, "STARTUP_BACKOFF_S", 0.0)  # no real waiting in a test
         result = CliRunner().invoke(main, args)
-    print(result.output)
     assert result.exit_code == 2, result.output
     assert len(tries) == auth.STARTUP_ATTEMPTS
     assert "Traceback" not in result.output
-    (line,) = [x for x in result.output.splitlines() if "Earth Engine" in x]
-    assert "cannot reach Earth Engine at https://earthengine-highvolume.googleapis.com for " \
-           "project demo-project after 4 attempts" in line
+    (line,) = [x for x in result.output.splitlines() if x.startswith("error:")]
+    warned = [x for x in result.output.splitlines() if "start-up attempt" in x]
+    assert len(warned) == auth.STARTUP_ATTEMPTS - 1, "each retry is logged"
+    assert line.startswith("error: cannot reach Earth Engine at "
+                           "https://earthengine-highvolume.googleapis.com for project "
+                           "demo-project after 4 attempts")
     assert "Connection refused" in line
