@@ -126,6 +126,9 @@ class SceneSelection:
     scenes: dict[int, list[Scene]]  # point id -> candidate scenes, every filter passed
     dropped: list[DroppedScene] = field(default_factory=list)  # scene-level drops, with reason
     scenes_seen: int = 0
+    # Points whose selection failed (recorded as failed, tried again by the next run);
+    # a point is in ``scenes`` or here, never both.
+    failed: dict[int, PointFailure] = field(default_factory=dict)
 
 
 @dataclass

@@ -11,7 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from exports.source import DroppedScene, ImagerySource, PointRequest, SceneFilter, scene_to_dict
+from exports.source import (
+    DroppedScene,
+    ImagerySource,
+    PointFailure,
+    PointRequest,
+    SceneFilter,
+    scene_to_dict,
+)
 from lucas.errors import SourceError
 from pipeline.config import RunConfig
 from pipeline.interrupt import stop_requested
@@ -31,6 +38,9 @@ class Selection(Protocol):
 
     @property
     def dropped(self) -> Sequence[DroppedScene]: ...
+
+    @property
+    def failed(self) -> Mapping[int, PointFailure]: ...
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,15 @@ def _select_chunk(
         dropped_scenes.setdefault(drop.category(), set()).add(drop.scene_id)
     updates = []
     for cc, req in chunk:
+        failure = selection.failed.get(req.point_id)
+        if failure is not None:  # this point only; the others' answers are kept
+            if cfg.fail_fast:
+                raise SourceError(failure.message, transient=failure.transient)
+            summary.counts["failed"] += 1
+            summary.reasons[f"selection failed: {failure.message}"] += 1
+            updates.append(UnitUpdate(point_key(cfg.year, cc, req.point_id), FAILED,
+                                      failure.message, {"transient": failure.transient}))
+            continue
         scenes = selection.scenes.get(req.point_id, [])
         summary.counts["points with scenes" if scenes else "points without scene"] += 1
         summary.counts["candidate scenes"] += len(scenes)

@@ -9,6 +9,7 @@ Credentials (tokens, key contents) are never logged nor put in messages.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,27 @@ from typing import Any
 
 import ee
 import google.auth.exceptions
+import googleapiclient.errors
+import httplib2
 import requests
 
 from exports.gee.throttle import MAX_WORKERS, ErrorKind, classify
 from lucas.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
+
+STARTUP_ATTEMPTS = 4  # whole start-ups tried; waits of 2, 4, 8 s between them
+STARTUP_BACKOFF_S = 2.0
+STARTUP_CLIENT_RETRIES = 5  # the client's own retries during start-up (its default)
+
+# What a start-up may raise besides programming errors (those keep their traceback).
+_STARTUP_ERRORS = (
+    ee.EEException,
+    OSError,
+    google.auth.exceptions.GoogleAuthError,
+    googleapiclient.errors.HttpError,
+    httplib2.HttpLib2Error,
+)
 
 AUTH_HINT = (
     "run `earthengine authenticate` (user account; or `gcloud auth application-default "
@@ -83,43 +99,112 @@ def initialize(
     *,
     init: Callable[..., None] | None = None,
     credentials: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """``ee.Initialize`` with the chosen credentials, project and (high-volume) endpoint.
 
-    ``init`` and ``credentials`` are injectable so tests run without a network; the default
-    ``ee.Initialize`` is looked up per call, so a test may also replace it in ``ee``.
+    Start-up order matters: every start-up request (``ee.Initialize``'s discovery and
+    algorithm list, ``setDeadline``'s rebuild of the client) runs while the client still
+    retries on its own, and only then are its retries set to ``client_retries`` (0: the
+    throttle's job from here on). A transient failure of the whole start-up (network,
+    5xx, 429) is tried again :data:`STARTUP_ATTEMPTS` times with backoff, then reported as
+    one line naming the project, the endpoint and what to check.
+
+    ``init``, ``credentials`` and ``sleep`` are injectable so tests run without a network;
+    the default ``ee.Initialize`` is looked up per call, so a test may also replace it in
+    ``ee``.
     """
     creds = credentials if credentials is not None else load_credentials(auth)
-    try:
+
+    def connect() -> None:
+        ee.data.setMaxRetries(STARTUP_CLIENT_RETRIES)
         (init or ee.Initialize)(credentials=creds, url=auth.url, project=auth.project)
-    except ee.EEException as e:
-        message = str(e)
-        if "no project found" in message:
-            raise ConfigError(
-                "no Earth Engine project: pass --project <cloud-project-id> "
-                "(a Cloud project registered for Earth Engine)"
-            ) from e
-        if "authenticate" in message or "credentials" in message.lower():
-            raise ConfigError(f"Earth Engine refused the credentials: {AUTH_HINT}") from e
-        if classify(e) is not ErrorKind.DETERMINISTIC:
-            raise SourceError(f"cannot reach Earth Engine: {message}", transient=True) from e
-        raise ConfigError(
-            f"Earth Engine initialisation failed for project {auth.project!r}: {message}"
-        ) from e
-    except google.auth.exceptions.RefreshError:
-        # Expired or revoked; the error's payload is not echoed (it may quote the token).
-        raise ConfigError(f"Earth Engine credentials expired or revoked: {AUTH_HINT}") from None
-    except OSError as e:
-        raise SourceError(f"cannot reach Earth Engine at {auth.url}: {e}", transient=True) from e
+        ee.data.setDeadline(auth.deadline_s * 1000.0)  # also rebuilds the client
+
+    waited = 0.0
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        try:
+            connect()
+            break
+        except _STARTUP_ERRORS as e:
+            if not _retryable_startup_error(auth, e) or attempt == STARTUP_ATTEMPTS:
+                raise _startup_error(auth, e, attempt, waited) from e
+            wait = STARTUP_BACKOFF_S * 2 ** (attempt - 1)
+            log.warning("Earth Engine start-up attempt %d failed (%s); retrying in %.0f s",
+                        attempt, _describe(e), wait)
+            sleep(wait)
+            waited += wait
     ee.data.setMaxRetries(auth.client_retries)
     _widen_connection_pool(auth.pool_size)
-    ee.data.setDeadline(auth.deadline_s * 1000.0)  # also rebuilds the client on the session
     log.info(
         "Earth Engine ready (project=%s, endpoint=%s, auth=%s)",
         auth.project or "<from credentials>",
         auth.url,
         "service account key" if auth.key_file else "user credentials",
     )
+
+
+def _retryable_startup_error(auth: GeeAuth, error: BaseException) -> bool:
+    """Whether a start-up failure may pass by itself (not the user's to fix)."""
+    if isinstance(error, google.auth.exceptions.TransportError):
+        return True  # the token refresh could not reach Google: the network
+    if isinstance(error, google.auth.exceptions.GoogleAuthError):
+        return False  # expired, revoked, malformed credentials
+    if isinstance(error, ee.EEException) and _user_error(auth, error) is not None:
+        return False
+    return classify(error) is not ErrorKind.DETERMINISTIC
+
+
+def _user_error(auth: GeeAuth, error: ee.EEException) -> ConfigError | None:
+    """The start-up errors only the user can fix, as the line that says how."""
+    message = str(error)
+    if "no project found" in message:
+        return ConfigError(
+            "no Earth Engine project: pass --project <cloud-project-id> "
+            "(a Cloud project registered for Earth Engine)"
+        )
+    if "authenticate" in message or "credentials" in message.lower():
+        return ConfigError(f"Earth Engine refused the credentials: {AUTH_HINT}")
+    return None
+
+
+def _startup_error(
+    auth: GeeAuth, error: BaseException, attempts: int, waited: float
+) -> ConfigError | SourceError:
+    """One clear line for a start-up that failed for good."""
+    if isinstance(error, google.auth.exceptions.RefreshError):
+        # Expired or revoked; the error's payload is not echoed (it may quote the token).
+        return ConfigError(f"Earth Engine credentials expired or revoked: {AUTH_HINT}")
+    if isinstance(error, google.auth.exceptions.GoogleAuthError) and not isinstance(
+        error, google.auth.exceptions.TransportError
+    ):
+        return ConfigError(f"Earth Engine credentials unusable "
+                           f"({type(error).__name__}): {AUTH_HINT}")
+    if isinstance(error, ee.EEException):
+        user = _user_error(auth, error)
+        if user is not None:
+            return user
+    project = auth.project or "<from credentials>"
+    if _retryable_startup_error(auth, error):
+        return SourceError(
+            f"cannot reach Earth Engine at {auth.url} for project {project} after "
+            f"{attempts} attempts over {waited:.0f} s: {_describe(error)}. Check the network "
+            "(proxy settings such as HTTPS_PROXY, a firewall), Google's status page "
+            "(https://status.cloud.google.com), then run the same command again: "
+            "the run resumes where it stopped",
+            transient=True,
+        )
+    return ConfigError(
+        f"Earth Engine initialisation failed for project {project} at {auth.url}: "
+        f"{_describe(error)}. Check that the project is registered for Earth Engine and "
+        "that the account may use it (IAM role Earth Engine Resource Viewer or above)"
+    )
+
+
+def _describe(error: BaseException) -> str:
+    """The error in one line: its text, or its type when it has none."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
 
 
 def _widen_connection_pool(size: int) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 import ee
 
+from exports.gee import endpoint
 from exports.gee.auth import GeeAuth, gcs_gdal_options, initialize
 from exports.gee.batch import (
     DEFAULT_POLL_S,
@@ -113,7 +114,7 @@ def _compute_pixels(params: dict[str, Any]) -> Any:
 
 
 def _compute_value(obj: Any) -> Any:
-    return ee.data.computeValue(obj)
+    return endpoint.compute_value(obj)  # selection is an aggregation: the standard endpoint
 
 
 def completion_order(
@@ -159,7 +160,9 @@ class GeeService:
     """What every Earth Engine source holds: its settings, the throttle, the two calls.
 
     ``compute_pixels`` and ``compute_value`` are the two server calls (defaults:
-    ``ee.data.computePixels`` / ``ee.data.computeValue``), injected so tests fake them;
+    ``ee.data.computePixels`` on the endpoint the client was initialised on, the
+    high-volume one; ``ee.data.computeValue`` on the standard endpoint,
+    :mod:`exports.gee.endpoint`), injected so tests fake them;
     ``clock`` and ``sleep`` drive the throttle.
     """
 

@@ -33,6 +33,7 @@ class S1Selection:
     scenes: dict[int, list[S1Scene]]  # point id -> candidate slices, every filter passed
     dropped: list[DroppedScene] = field(default_factory=list)  # slice-level drops, with reason
     scenes_seen: int = 0
+    failed: dict[int, PointFailure] = field(default_factory=dict)  # selection failed: retried
 
 
 class RadarSource(Protocol):

@@ -145,11 +145,11 @@ def select_acquisitions(
 ) -> S1Selection:
     """The radar select stage for Earth Engine: candidate slices of every point, in few calls.
 
-    Raises :class:`~lucas.errors.SourceError` (``transient`` when a later retry may help)
-    naming the points of a chunk that failed even after retries and splitting, as the
-    Sentinel-2 selection does: the pipeline records the points of that call as failed.
+    Points of a chunk that failed even after retries and splitting are in ``failed``
+    (``transient`` when a later run may help), as in the Sentinel-2 selection: the
+    pipeline records them as failed and keeps the others.
     """
-    found = select_in_chunks(
+    results = select_in_chunks(
         points,
         query=lambda chunk: acquisition_query(chunk, year, s1_filter),
         parse=lambda answer: parse_answer(answer, year, s1_filter.orbit),
@@ -159,6 +159,7 @@ def select_acquisitions(
         executor=executor,
         what="gee Sentinel-1 selection",
     )
+    found = results.found
     scenes = {pid: kept for pid, (kept, _) in found.items()}
     dropped: dict[str, DroppedScene] = {}
     for _, lost in found.values():
@@ -166,4 +167,5 @@ def select_acquisitions(
             dropped.setdefault(d.scene_id, d)
     seen = {s.scene_id for kept in scenes.values() for s in kept} | set(dropped)
     log.info("gee s1 select: %d points, %d distinct slices", len(scenes), len(seen))
-    return S1Selection(scenes=scenes, dropped=list(dropped.values()), scenes_seen=len(seen))
+    return S1Selection(scenes=scenes, dropped=list(dropped.values()), scenes_seen=len(seen),
+                       failed=results.failed)

@@ -23,6 +23,7 @@ from exports.gee.batch import Raster, band_names
 from exports.grid import patch_grid
 from exports.s1.scene import S1_BANDS, S1Scene
 from exports.source import ALL_BANDS, PointRequest, Scene
+from tests.exports.ee_expression_check import check_expression
 
 COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
 
@@ -100,7 +101,12 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def invocations(obj: Any, name: str) -> list[dict[str, Any]]:
-    """Arguments of every call of ``name`` in the serialized expression of ``obj``."""
+    """Arguments of every call of ``name`` in the serialized expression of ``obj``.
+
+    Every fake decodes its requests through here, so here the expression is first checked
+    as the real server would (:func:`tests.exports.ee_expression_check.check_expression`).
+    """
+    check_expression(obj)
     tree = ee.serializer.encode(obj, is_compound=False, for_cloud_api=True)
     found: list[dict[str, Any]] = []
 

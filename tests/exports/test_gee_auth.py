@@ -124,11 +124,79 @@ def test_no_project_is_a_config_error_naming_the_flag(ee_offline: Any) -> None:
         initialize(GeeAuth(), init=init, credentials=object())
 
 
-def test_unreachable_server_is_a_transient_source_error(ee_offline: Any) -> None:
-    init = FakeInit(ee.EEException("Service Unavailable"))
+class FlakyInit(FakeInit):
+    """Fails with ``errors`` in turn, then succeeds; records the client's retry count and
+    whether setDeadline ran inside each attempt."""
+
+    def __init__(self, *errors: Exception) -> None:
+        super().__init__()
+        self.errors = list(errors)
+        self.retries_seen: list[int] = []
+
+    def __call__(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+        self.retries_seen.append(ee.data._get_state().max_retries)
+        if self.errors:
+            raise self.errors.pop(0)
+
+
+def test_start_up_network_errors_are_retried_with_backoff(
+    ee_offline: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deadlines: list[tuple[float, int]] = []
+    real = ee.data.setDeadline
+
+    def set_deadline(ms: float) -> None:
+        deadlines.append((ms, ee.data._get_state().max_retries))
+        real(ms)
+
+    monkeypatch.setattr(ee.data, "setDeadline", set_deadline)
+    init = FlakyInit(ConnectionError("Connection reset by peer"),
+                     ee.EEException("Service Unavailable"))
+    sleeps: list[float] = []
+    initialize(GeeAuth(project="p"), init=init, credentials=object(), sleep=sleeps.append)
+    assert len(init.calls) == 3 and sleeps == [2.0, 4.0]
+    # Start-up requests run while the client still retries (its default, 5); the
+    # deadline's client rebuild too; only then are the client's retries switched off.
+    assert init.retries_seen == [5, 5, 5]
+    assert deadlines == [(300_000.0, 5)]
+    assert ee.data._get_state().max_retries == 0
+
+
+def test_a_start_up_that_keeps_failing_is_one_clear_transient_error(ee_offline: Any) -> None:
+    init = FlakyInit(*[OSError("[Errno 101] Network is unreachable")] * 10)
+    sleeps: list[float] = []
     with pytest.raises(SourceError) as info:
-        initialize(GeeAuth(project="p"), init=init, credentials=object())
+        initialize(GeeAuth(project="my-proj"), init=init, credentials=object(),
+                   sleep=sleeps.append)
     assert info.value.transient
+    assert len(init.calls) == 4 and sleeps == [2.0, 4.0, 8.0]
+    message = str(info.value)
+    assert message.startswith(
+        "cannot reach Earth Engine at https://earthengine-highvolume.googleapis.com for "
+        "project my-proj after 4 attempts over 14 s: [Errno 101] Network is unreachable.")
+    assert "HTTPS_PROXY" in message and "run the same command again" in message
+    assert "\n" not in message
+
+
+def test_a_token_refresh_that_cannot_reach_google_is_retried(ee_offline: Any) -> None:
+    init = FlakyInit(google.auth.exceptions.TransportError("connection refused"))
+    sleeps: list[float] = []
+    initialize(GeeAuth(project="p"), init=init, credentials=object(), sleep=sleeps.append)
+    assert len(init.calls) == 2 and sleeps == [2.0]
+
+
+@pytest.mark.parametrize("error", [
+    ee.EEException(ee.NO_PROJECT_EXCEPTION),
+    google.auth.exceptions.RefreshError("invalid_grant"),
+    ee.EEException("Permission denied: caller lacks serviceusage.services.use"),
+])
+def test_errors_the_user_must_fix_are_not_retried(ee_offline: Any, error: Exception) -> None:
+    init = FlakyInit(error)
+    sleeps: list[float] = []
+    with pytest.raises(ConfigError):
+        initialize(GeeAuth(project="p"), init=init, credentials=object(), sleep=sleeps.append)
+    assert len(init.calls) == 1 and sleeps == []
 
 
 def test_expired_credentials_say_what_to_run(ee_offline: Any) -> None:

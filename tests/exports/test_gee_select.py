@@ -14,7 +14,6 @@ from exports.gee.select import PROPS, parse_answer, scene_query, select_scenes, 
 from exports.gee.source import GeeSettings, GeeSource
 from exports.gee.throttle import RetryPolicy, Throttle
 from exports.source import PointRequest, SceneFilter
-from lucas.errors import SourceError
 from tests.exports.gee_fakes import (
     FakeClock,
     const,
@@ -100,16 +99,23 @@ def test_answer_becomes_time_ordered_scenes() -> None:
     assert first.image_id == image_id(5, "32UQU")
     assert first.scene_id == f"COPERNICUS/S2_SR_HARMONIZED/{image_id(5, '32UQU')}"
     assert first.acquired == datetime(2018, 1, 5, 10, 0, 31, tzinfo=UTC)
-    assert first.datatake.startswith("GS2A_20180105T100031")
+    assert first.datatake == "S2A_20180105T100031"
     assert (first.tile, first.epsg, first.cloud_cover) == ("32UQU", 32632, 39.9)
     assert first.assets == {} and first.boa_offset == 0
     assert second.tile == "33UXP"
 
 
-def test_missing_datatake_falls_back_to_spacecraft_and_time() -> None:
+def test_missing_datatake_falls_back_to_spacecraft_and_datatake_start() -> None:
     row = [*_row(10)[:5], None, "Sentinel-2B", None]
     (scene,) = parse_answer(_answer({1: [row]}))[1]
-    assert scene.datatake == "Sentinel-2B_20180110T100031"
+    assert scene.datatake == "S2B_20180110T100031"
+
+
+def test_datatake_key_leaves_the_processing_baseline_out() -> None:
+    old, new = _row(10), _row(10)
+    old[5], new[5] = "GS2A_20180110T100031_013227_N02.06", "GS2A_20180110T100031_013227_N05.00"
+    first, second = parse_answer(_answer({1: [old, new]}))[1]
+    assert first.datatake == second.datatake == "S2A_20180110T100031"
 
 
 def test_tile_zone_and_hemisphere() -> None:
@@ -146,13 +152,113 @@ def test_too_heavy_chunk_is_split(ee_offline: Any) -> None:
     assert sizes.count(1) == 4 and sizes[0] == 4
 
 
-def test_failed_chunk_raises_a_source_error_naming_points(ee_offline: Any) -> None:
-    def evaluate(query: Any) -> Any:
-        raise ee.EEException("Service Unavailable")
+def _timing_out_for(bad: set[int], sizes: list[int]) -> Any:
+    """A computeValue that answers "Computation timed out." (the real server's HTTP 400
+    text) for any chunk holding one of ``bad``, as a too-heavy chunk would."""
+    inner = _fake_server(lambda pid: [_row(pid % 300 + 1)])
 
-    with pytest.raises(SourceError, match="points 1") as info:
-        select_scenes([point(1)], 2018, SceneFilter(), evaluate=evaluate, throttle=_throttle())
-    assert info.value.transient
+    def evaluate(query: Any) -> Any:
+        ids = point_ids(query)
+        sizes.append(len(ids))
+        if bad & set(ids):
+            raise ee.EEException("Computation timed out.")
+        return inner(query)
+
+    return evaluate
+
+
+def test_a_timed_out_chunk_is_split_at_once_without_retries(ee_offline: Any) -> None:
+    pts = [point(i, 48.0 + i * 0.01, 16.0) for i in range(1, 17)]
+    sizes: list[int] = []
+    clock = FakeClock()
+    throttle = Throttle(4, retry=RetryPolicy(max_attempts=6), clock=clock, sleep=clock.sleep)
+
+    def evaluate(query: Any) -> Any:
+        n = len(point_ids(query))
+        sizes.append(n)
+        if n > 4:
+            raise ee.EEException("Computation timed out.")
+        return _fake_server(lambda pid: [])(query)
+
+    selection = select_scenes(pts, 2018, SceneFilter(), evaluate=evaluate, throttle=throttle,
+                              chunk_size=16)
+    assert sorted(selection.scenes) == list(range(1, 17)) and selection.failed == {}
+    # 16 → 8 + 8 → four 4s: each chunk sent once, no retry, no backoff sleep.
+    assert sorted(sizes) == [4, 4, 4, 4, 8, 8, 16]
+    assert [s for s in clock.sleeps if s >= 0.5] == []
+
+
+def test_a_client_read_timeout_also_splits_at_once(ee_offline: Any) -> None:
+    sizes: list[int] = []
+
+    def evaluate(query: Any) -> Any:
+        sizes.append(len(point_ids(query)))
+        if sizes[-1] > 1:
+            raise TimeoutError("The read operation timed out")
+        return _fake_server(lambda pid: [])(query)
+
+    pts = [point(1), point(2, 48.3, 16.5)]
+    selection = select_scenes(pts, 2018, SceneFilter(), evaluate=evaluate,
+                              throttle=_throttle())
+    assert sizes == [2, 1, 1] and sorted(selection.scenes) == [1, 2]
+
+
+def test_a_chunk_that_keeps_failing_becomes_transient_point_failures(ee_offline: Any) -> None:
+    pts = [point(i, 48.0 + i * 0.01, 16.0) for i in range(1, 21)]
+    sizes: list[int] = []
+    selection = select_scenes(pts, 2018, SceneFilter(), evaluate=_timing_out_for({13}, sizes),
+                              throttle=_throttle(), chunk_size=10)
+    assert set(selection.scenes) == set(range(1, 21)) - {13}, "the rest is kept"
+    assert selection.scenes[12][0].image_id == image_id(13)
+    assert list(selection.failed) == [13]
+    failure = selection.failed[13]
+    assert failure.transient and failure.point_id == 13
+    assert failure.message == ("gee scene selection failed: Computation timed out. "
+                               "(the next `etl run` tries again)")
+    assert sizes.count(1) >= 1 and max(sizes) == 10
+    assert len(sizes) <= 2 + 2 * 4, "halving: at most log2(10) levels of two calls"
+
+
+def test_a_chunk_failing_after_retries_loses_only_its_points(ee_offline: Any) -> None:
+    pts = [point(i, 48.0 + i * 0.01, 16.0) for i in range(1, 21)]
+    inner = _fake_server(lambda pid: [])
+    calls: list[list[int]] = []
+
+    def evaluate(query: Any) -> Any:
+        ids = point_ids(query)
+        calls.append(ids)
+        if 3 in ids:
+            raise ee.EEException("Service Unavailable")
+        return inner(query)
+
+    selection = select_scenes(pts, 2018, SceneFilter(), evaluate=evaluate,
+                              throttle=_throttle(), chunk_size=10)
+    bad = next(ids for ids in calls if 3 in ids)
+    assert sum(1 for ids in calls if 3 in ids) == 3, "the throttle's 3 attempts, no split"
+    assert sorted(selection.failed) == sorted(bad)
+    assert sorted(selection.scenes) == sorted(set(range(1, 21)) - set(bad))
+    assert all(f.transient for f in selection.failed.values())
+
+
+def test_a_deterministic_failure_is_a_permanent_point_failure(ee_offline: Any) -> None:
+    def evaluate(query: Any) -> Any:
+        raise ee.EEException("Collection.filter: Invalid argument")
+
+    selection = select_scenes([point(1)], 2018, SceneFilter(), evaluate=evaluate,
+                              throttle=_throttle())
+    assert not selection.failed[1].transient and selection.scenes == {}
+
+
+def test_a_point_the_answer_lacks_is_a_transient_failure(ee_offline: Any) -> None:
+    def evaluate(query: Any) -> Any:
+        return _answer({1: [_row(5)]})
+
+    pts = [point(1), point(2, 48.3, 16.5)]
+    selection = select_scenes(pts, 2018, SceneFilter(), evaluate=evaluate,
+                              throttle=_throttle())
+    assert list(selection.scenes) == [1] and list(selection.failed) == [2]
+    assert selection.failed[2].transient
+    assert "lacked point 00000002" in selection.failed[2].message
 
 
 def test_source_sends_the_query_through_the_mocked_cloud_api(
@@ -171,3 +277,30 @@ def test_source_sends_the_query_through_the_mocked_cloud_api(
     assert kwargs["project"] == "projects/my-project"
     expected = ee.serializer.encode(scene_query(pts, 2018, SceneFilter()), for_cloud_api=True)
     assert kwargs["body"]["expression"] == expected
+
+
+def test_two_baselines_of_one_datatake_give_one_time_step() -> None:
+    """A reprocessed copy (another baseline, another granule stamp) is the same datatake:
+    one time step; which copy is kept follows the shared rule (least patch no-data, the
+    point's zone, then the smaller scene id)."""
+    import numpy as np
+
+    from exports.stack import ScenePatch, assemble_stack
+
+    first, reprocessed = _row(10), _row(10)
+    reprocessed[0] = reprocessed[0].replace("T100029", "T100030")
+    first[5] = "GS2A_20180110T100031_013227_N02.06"
+    reprocessed[5] = "GS2A_20180110T100031_013227_N05.00"
+    other_day = _row(20)
+    scenes = parse_answer(_answer({1: [first, reprocessed, other_day]}))[1]
+    bands = ("SCL", "B2")
+    full = {"SCL": np.full((64, 64), 4, "u1"), "B2": np.full((64, 64), 900, "u2")}
+    gappy = {**full, "SCL": np.where(np.arange(64)[:, None] < 2, 0, 4).astype("u1")}
+    patches = [ScenePatch(scenes[0], gappy), ScenePatch(scenes[1], full),
+               ScenePatch(scenes[2], full)]
+    stack = assemble_stack(point(1), patches, bands, max_patch_nodata=5.0)
+    assert stack.image_ids == [reprocessed[0], other_day[0]], "least no-data wins"
+    (dup,) = stack.dropped
+    assert (dup.scene_id, dup.kind) == (scenes[0].scene_id, "duplicate_datatake")
+    tie = assemble_stack(point(1), [ScenePatch(s, full) for s in scenes], bands, 5.0)
+    assert tie.image_ids == [first[0], other_day[0]], "a tie: the smaller scene id"

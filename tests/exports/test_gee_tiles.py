@@ -295,7 +295,7 @@ def test_the_tiles_scenes_of_the_year_with_drops_reported(ee_offline: Any) -> No
     assert june.scene_id == f"{COLLECTION}/{INDEX}"
     assert june.image_id == INDEX
     assert june.acquired == datetime(2017, 6, 13, 10, 10, 32, tzinfo=UTC)
-    assert june.datatake == "GS2A_20170613T101031_010292_N02.05"
+    assert june.datatake == "S2A_20170613T101031"  # spacecraft + datatake start
     assert (june.tile, june.epsg) == (TILE, 32633)
     assert (june.cloud_cover, june.nodata_percent) == (12.5, 0.4)
     assert june.product_id == "S2A_MSIL2A_20170613T101031_N0205_R022_T33UUP"

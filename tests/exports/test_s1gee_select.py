@@ -15,7 +15,6 @@ from exports.gee.throttle import RetryPolicy, Throttle
 from exports.s1.source import S1Filter
 from exports.s1gee.select import PROPS, acquisition_query, parse_answer, select_acquisitions
 from exports.s1gee.source import GeeRadarSource
-from lucas.errors import SourceError
 from tests.exports.gee_fakes import (
     FakeClock,
     const,
@@ -194,24 +193,27 @@ def test_a_429_is_retried_then_answered(ee_offline: Any) -> None:
     assert len(calls) == 2 and len(selection.scenes[1]) == 1
 
 
-def test_failed_chunk_raises_a_source_error_naming_points(ee_offline: Any) -> None:
+def test_a_failed_chunk_becomes_transient_point_failures(ee_offline: Any) -> None:
     def evaluate(query: Any) -> Any:
         raise ee.EEException("Service Unavailable")
 
-    with pytest.raises(SourceError, match="Sentinel-1 selection failed for points 1") as info:
-        select_acquisitions([point(1)], 2018, S1Filter(), evaluate=evaluate,
-                            throttle=_throttle())
-    assert info.value.transient
+    selection = select_acquisitions([point(1)], 2018, S1Filter(), evaluate=evaluate,
+                                    throttle=_throttle())
+    assert selection.scenes == {}
+    failure = selection.failed[1]
+    assert failure.transient
+    assert failure.message.startswith(
+        "gee Sentinel-1 selection failed: Service Unavailable")
 
 
 def test_a_deterministic_failure_is_not_transient(ee_offline: Any) -> None:
     def evaluate(query: Any) -> Any:
         raise ee.EEException("Collection.filter: Invalid argument")
 
-    with pytest.raises(SourceError) as info:
-        select_acquisitions([point(1)], 2018, S1Filter(), evaluate=evaluate,
-                            throttle=_throttle())
-    assert not info.value.transient
+    selection = select_acquisitions([point(1)], 2018, S1Filter(), evaluate=evaluate,
+                                    throttle=_throttle())
+    assert not selection.failed[1].transient
+    assert "retrying will not help" in selection.failed[1].message
 
 
 def test_find_acquisitions_sends_the_query_through_the_mocked_cloud_api(
