@@ -34,10 +34,6 @@ def _compute_pixels(params: dict[str, Any]) -> Any:
     return ee.data.computePixels(params)  # looked up per call: tests may patch ee.data
 
 
-def _compute_value(obj: Any) -> Any:
-    return ee.data.computeValue(obj)
-
-
 class GeeRadarSource(GeeService):
     """Sentinel-1 IW GRD from Earth Engine's ``COPERNICUS/S1_GRD`` (σ0 dB, no conversion).
 
@@ -53,8 +49,8 @@ class GeeRadarSource(GeeService):
     ) -> S1Selection:
         """Selection on the server, chunks in parallel: one call per point would hit the quota.
 
-        Raises :class:`~lucas.errors.SourceError` when a chunk fails after retries and
-        splitting (the pipeline records that call's points as failed)."""
+        A chunk that still fails after splitting to single points leaves its points in
+        ``S1Selection.failed`` (recorded per point by the pipeline); the rest is kept."""
         with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gee-s1-select") as pool:
             return select_acquisitions(
                 points,

@@ -98,10 +98,12 @@ def image_id(props: Mapping[str, Any], acquired: datetime, tile: str, notes: Met
 
 
 def datatake_key(props: Mapping[str, Any], acquired: datetime, notes: MetaNotes) -> str:
-    """Key shared by the tiles of one datatake: s2:datatake_id, else platform + start time."""
+    """Key shared by the tiles of one datatake: s2:datatake_id without its processing baseline
+    (a reprocessed copy, ``…_N05.00`` beside ``…_N02.06``, is the same acquisition), else
+    platform + start time."""
     datatake_id = props.get("s2:datatake_id")
     if datatake_id:
-        return str(datatake_id)
+        return _BASELINE_SUFFIX.sub("", str(datatake_id))
     uri = _PRODUCT_URI.match(str(props.get("s2:product_uri") or ""))
     if uri:
         return f"{uri.group(1)}_{uri.group(2)}"

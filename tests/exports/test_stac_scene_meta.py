@@ -48,7 +48,7 @@ def without(*keys: str, **extra: Any) -> dict[str, Any]:
 def test_image_id_from_datatake_and_granule_ids() -> None:
     scene = scene_from_item(make_item(dict(PROPS)))
     assert scene.image_id == "20180105T101401_20180105T101403_T32UQU"
-    assert scene.datatake == "GS2B_20180105T101401_004398_N02.06"
+    assert scene.datatake == "GS2B_20180105T101401_004398"  # the baseline left out
     assert (scene.tile, scene.epsg, scene.cloud_cover) == ("32UQU", 32632, 12.5)
     assert scene.acquired == WHEN
 

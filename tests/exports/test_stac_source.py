@@ -99,6 +99,19 @@ def test_duplicate_keeps_least_nodata_even_from_other_zone(tmp_path: Path) -> No
     assert stack.dropped[0].reason == "duplicate datatake, kept t33"
 
 
+def test_two_baselines_of_one_datatake_are_one_time_step(tmp_path: Path) -> None:
+    reprocessed = {"s2:datatake_id": "GS2A_20180502T102030_012345_N05.00"}
+    items = [
+        write_scene(tmp_path, "t33_n0206", TILE33, D1, properties=SAME_DATATAKE),
+        write_scene(tmp_path, "t33_n0500", TILE33, D1, properties=reprocessed),
+    ]
+    source = StacSource.from_catalog(write_catalog(tmp_path, items))
+    stack = run(source, [PB])[2]
+    assert stack.data.shape[0] == 1
+    assert [(d.scene_id, d.reason) for d in stack.dropped] == [
+        ("t33_n0500", "duplicate datatake, kept t33_n0206")]  # equal no-data: smaller id
+
+
 def test_each_asset_opened_once_per_batch(archive: Path, open_calls: list[str]) -> None:
     source = StacSource.from_catalog(archive)
     points = [PA, PB, point_request(4, 48.002, 11.995), point_request(5, 47.998, 12.004)]
