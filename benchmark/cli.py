@@ -118,6 +118,10 @@ def _summary(metrics: dict[str, Any]) -> None:
               help="--task multilabel: Adam's learning rate (the paper's 1e-3).")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
               help="--task multilabel: DataLoader worker processes (a few on a GPU machine).")
+@click.option("--vgg-init", type=click.Choice(["slim", "torchvision"]), default="slim",
+              show_default=True,
+              help="--task multilabel: VGG's initial weights: slim (Glorot-uniform, the paper's "
+              "TF-Slim code) or torchvision (Kaiming-normal; learns at a lower --learning-rate).")
 @click.pass_context
 def benchmark(
     ctx: click.Context,
@@ -139,6 +143,7 @@ def benchmark(
     patience: int,
     learning_rate: float,
     workers: int,
+    vgg_init: str,
 ) -> None:
     """Composites → legend → split → models → metrics report (paper Tables III–V); with
     --task multilabel the BigEarthNet-MM benchmark (paper Tables I–II)."""
@@ -146,7 +151,7 @@ def benchmark(
         given = ctx.get_parameter_source("models") != click.core.ParameterSource.DEFAULT
         _multilabel(data_dir, out_dir, _csv(models) if given else ("resnet50",), modality,
                     MultiLabelTrainArgs(epochs, batch_size, device, seed, patience,
-                                        learning_rate, workers),
+                                        learning_rate, workers, vgg_init),
                     cache_dir, force)
         return
     from benchmark.config import BenchmarkConfig
@@ -186,6 +191,7 @@ class MultiLabelTrainArgs:
     patience: int
     learning_rate: float = 1e-3
     workers: int = 0
+    vgg_init: str = "slim"
 
 
 def _multilabel(data_dir: Path, out_dir: Path, models: tuple[str, ...], modality: str,
@@ -200,7 +206,8 @@ def _multilabel(data_dir: Path, out_dir: Path, models: tuple[str, ...], modality
                                                  device=args.device, seed=args.seed,
                                                  patience=args.patience,
                                                  learning_rate=args.learning_rate,
-                                                 workers=args.workers),
+                                                 workers=args.workers,
+                                                 vgg_init=args.vgg_init),
                            cache_dir=cache_dir / "bigearthnet", force=force)
     metrics = run_multilabel(cfg, progress=lambda message: click.echo(f"· {message}", err=True))
     from rich.console import Console

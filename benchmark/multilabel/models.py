@@ -57,7 +57,7 @@ class NetModel:
                  train: MultiLabelTrain) -> None:
         from benchmark.multilabel.nets import build_net
 
-        self.net = build_net(params.arch, in_channels, n_classes)
+        self.net = build_net(params.arch, in_channels, n_classes, vgg_init=train.vgg_init)
         self.train = train
         self.history: list[dict[str, float]] = []
 

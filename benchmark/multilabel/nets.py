@@ -180,7 +180,8 @@ class VGG(MultiLabelNet):
 
 
 def build_net(
-    name: str, in_channels: int, n_classes: int = N_CLASSES, *, zero_init_residual: bool = False
+    name: str, in_channels: int, n_classes: int = N_CLASSES, *, zero_init_residual: bool = False,
+    vgg_init: str = "slim",
 ) -> MultiLabelNet:
     """A fresh, randomly initialised network.
 
@@ -189,6 +190,7 @@ def build_net(
         in_channels: Bands of the input (2: S1 VV, VH; 10: S2; 12: S1+S2).
         n_classes: Outputs (19 for BigEarthNet).
         zero_init_residual: ResNets only: start each block as the identity.
+        vgg_init: VGGs only: "slim" (the paper's code) or "torchvision" (see :class:`VGG`).
 
     Returns:
         The network, in training mode.
@@ -204,6 +206,6 @@ def build_net(
     if name in VGG_CONFIG:
         if zero_init_residual:
             raise ValueError(f"{name} has no residual blocks (zero_init_residual)")
-        return VGG(name, in_channels, n_classes)
+        return VGG(name, in_channels, n_classes, init=vgg_init)
     raise ValueError(f"unknown network {name!r} (choose from {', '.join(NETS)})")
 

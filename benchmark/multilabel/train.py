@@ -37,6 +37,7 @@ class MultiLabelTrain:
     device: str = "auto"
     seed: int = 42
     workers: int = 0  # DataLoader processes
+    vgg_init: str = "slim"  # VGGs' initial weights: the paper's TF-Slim, or torchvision's
 
 
 def pick_device(name: str) -> Any:

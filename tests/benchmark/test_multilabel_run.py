@@ -61,19 +61,37 @@ def test_a_sen4map_model_is_refused_for_the_multilabel_task(tree: Path, tmp_path
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.slow
-def test_resnet50_beats_the_tuned_baseline_after_a_few_cpu_epochs(tmp_path: Path) -> None:
+# (model, flags, margin over the tuned baseline F2): measured on this tree (6 CPU epochs, 133
+# training patches; the tuned baseline is 0.684): resnet50 0.91, resnet101 0.85, resnet152
+# 0.71, vgg16 0.73, vgg19 0.70. Plain VGG19 (no batch norm) does not learn from the paper's
+# Glorot start at Adam 1e-3 in 6 epochs here (it stays at the baseline: 0.684; at 1e-4 0.66);
+# from torchvision's Kaiming start at 1e-4 it does. ResNet50 and VGG16 (one of each family)
+# run in CI; the deeper ones take minutes each and run with `pytest -m heavy`.
+LEARNS = [
+    pytest.param("resnet50", (), 0.1, marks=pytest.mark.slow),
+    pytest.param("vgg16", (), 0.02, marks=pytest.mark.slow),
+    pytest.param("resnet101", (), 0.1, marks=pytest.mark.heavy),
+    pytest.param("resnet152", (), 0.01, marks=pytest.mark.heavy),
+    pytest.param("vgg19", ("--learning-rate", "1e-4", "--vgg-init", "torchvision"), 0.005,
+                 marks=pytest.mark.heavy),
+]
+
+
+@pytest.mark.parametrize(("model", "flags", "margin"), LEARNS)
+def test_each_model_beats_the_tuned_baseline_after_a_few_cpu_epochs(
+    model: str, flags: tuple[str, ...], margin: float, tmp_path: Path
+) -> None:
     root = tmp_path / "tree"
     write_tree(root, n_patches=240, seed=2)
     out = tmp_path / "report"
     result = CliRunner().invoke(main, [
-        "benchmark", "--task", "multilabel", "--data", str(root), "--models", "resnet50",
+        "benchmark", "--task", "multilabel", "--data", str(root), "--models", model,
         "--modality", "s2", "--epochs", "6", "--batch-size", "16", "--out", str(out),
-        "--cache-dir", str(tmp_path / "cache")])
+        *flags, "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
-    net = metrics["models"]["resnet50"]
-    assert net["tuned"]["f2"] > metrics["baseline"]["f2_tuned"] + 0.1  # 0.91 vs 0.68 here
+    assert metrics["baseline"]["f2_tuned"] == pytest.approx(0.684, abs=0.01)
+    assert metrics["models"][model]["tuned"]["f2"] > metrics["baseline"]["f2_tuned"] + margin
 
 
 def test_bad_training_flags_are_refused_with_their_name(tree: Path, tmp_path: Path) -> None:
