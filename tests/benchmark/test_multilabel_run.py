@@ -63,13 +63,15 @@ def test_a_sen4map_model_is_refused_for_the_multilabel_task(tree: Path, tmp_path
 
 # (model, flags, margin over the tuned baseline F2): measured on this tree (6 CPU epochs, 133
 # training patches; the tuned baseline is 0.684): resnet50 0.91, resnet101 0.85, resnet152
-# 0.71, vgg16 0.73, vgg19 0.70. Plain VGG19 (no batch norm) does not learn from the paper's
-# Glorot start at Adam 1e-3 in 6 epochs here (it stays at the baseline: 0.684; at 1e-4 0.66);
-# from torchvision's Kaiming start at 1e-4 it does. ResNet50 and VGG16 (one of each family)
-# run in CI; the deeper ones take minutes each and run with `pytest -m heavy`.
+# 0.71, vgg16 0.72, vgg19 0.70. Plain VGG (no batch norm) from the paper's Glorot start at
+# Adam 1e-3 depends on the draw here (VGG16 learned, 0.73, under one and stayed at the
+# baseline under another; VGG19 stayed); from torchvision's Kaiming start at 1e-4 both learn.
+# ResNet50 and VGG16 (one of each family) run in CI; the deeper ones take minutes each and
+# run with `pytest -m heavy`.
 LEARNS = [
     pytest.param("resnet50", (), 0.1, marks=pytest.mark.slow),
-    pytest.param("vgg16", (), 0.02, marks=pytest.mark.slow),
+    pytest.param("vgg16", ("--learning-rate", "1e-4", "--vgg-init", "torchvision"), 0.02,
+                 marks=pytest.mark.slow),
     pytest.param("resnet101", (), 0.1, marks=pytest.mark.heavy),
     pytest.param("resnet152", (), 0.01, marks=pytest.mark.heavy),
     pytest.param("vgg19", ("--learning-rate", "1e-4", "--vgg-init", "torchvision"), 0.005,
