@@ -11,7 +11,7 @@ Storage scope too; a service account key carries it).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
@@ -45,7 +45,37 @@ def gcs_opener(credentials: Any = None) -> OpenObject:
             response.close()
             raise OSError(f"gs://{bucket}/{name}: HTTP {response.status_code} "
                           f"{response.reason or ''}".rstrip())
-        response.raw.decode_content = False  # the file is gzip itself: keep its bytes
-        return io.BufferedReader(response.raw, buffer_size=1 << 20)
+        # Decoded if the server says Content-Encoding: gzip (transcoding); the reader takes
+        # the table gzip'd or not.
+        chunks = response.iter_content(chunk_size=1 << 20)
+        return io.BufferedReader(_ChunkStream(chunks, response.close), buffer_size=1 << 20)
 
     return open_object
+
+
+class _ChunkStream(io.RawIOBase):
+    """A read-once byte stream over an iterator of chunks (an HTTP body)."""
+
+    def __init__(self, chunks: Iterator[bytes], on_close: Callable[[], None]) -> None:
+        self._chunks = chunks
+        self._left = b""
+        self._on_close = on_close
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._left = chunk
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._on_close()
+        super().close()

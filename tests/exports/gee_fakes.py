@@ -162,7 +162,7 @@ def calls_in(node: Any, name: str) -> list[dict[str, Any]]:
 
 
 def lattice_pixels(
-    image_id: str, band: str, x0: float, y0: float, width: int, height: int
+    image_id: str, band: str, x0: float, y0: float, width: int, height: int, crs: str = ""
 ) -> np.ndarray:
     """Every pixel's value of (scene, band) on a window of the 10 m lattice whose upper-left
     corner is (x0, y0): a function of the cell only, so the fast path (a 64×64 grid) and the
@@ -270,7 +270,7 @@ def table_bytes(samples: Sequence[Sample], pixels: Any = lattice_pixels) -> byte
     for smp in samples:
         features: dict[str, Any] = {"point_id": smp.point_id, "image_id": smp.image_id}
         for band in smp.bands:
-            window = pixels(smp.image_id, band, smp.x0, smp.y0, smp.side, smp.side)
+            window = pixels(smp.image_id, band, smp.x0, smp.y0, smp.side, smp.side, smp.crs)
             features[band] = np.asarray(window, dtype=np.float32)
         records.append(encode_example(features))
     buf = io.BytesIO()
