@@ -230,8 +230,12 @@ class BatchExporter:
             group.request_id = self._new_id()
         for point, scenes in group.members:
             old = self.store.get(point.point_id)
-            resent = old is not None and old.request_id == group.request_id
-            count = old.submissions if resent else (old.submissions + 1 if old else 1)
+            if old is None:
+                count = 1
+            elif old.request_id == group.request_id:  # the same start, sent again
+                count = old.submissions
+            else:
+                count = old.submissions + 1
             self.store.put(point.point_id, TaskRecord(
                 group.request_id, group.description, submissions=count,
                 member=member_digest(point, scenes, bands, self.target)))
@@ -331,6 +335,9 @@ class BatchExporter:
                 return
             still: list[Group] = []
             for group in in_flight:
+                if not group.task_id and not group.lost:  # looked for, not listed (yet)
+                    yield from self._not_found(group)
+                    continue
                 info = known.get(group.task_id) if group.task_id else None
                 if info is None or info.state in ACTIVE_STATES:
                     if info is not None and info.state != group.state:
@@ -382,6 +389,13 @@ class BatchExporter:
             message = f"cannot read {where}: {e}"
             return [PointFailure(p.point_id, message, transient=True) for p, _ in group.members]
         return reader.results(max_patch_nodata)
+
+    def _not_found(self, group: Group) -> Iterator[PointFailure]:
+        message = (f"export {group.description} was started before (request id "
+                   f"{group.request_id}) but the project's task list does not show it yet; "
+                   "run again to re-attach")
+        for point, _ in group.members:
+            yield PointFailure(point.point_id, message, transient=True)
 
     def _unpolled(self, groups: Sequence[Group], error: Exception) -> Iterator[PointFailure]:
         transient = classify(error) is not ErrorKind.DETERMINISTIC

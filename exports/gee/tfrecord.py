@@ -192,7 +192,7 @@ def encode_example(features: Mapping[str, Value | str | float]) -> bytes:
 def read_examples(stream: BinaryIO, where: str = "TFRecord") -> Iterator[Example]:
     """Every Example of a TFRecord stream, GZIP-compressed (Earth Engine's tables) or not;
     the stream is read once, front to back (an HTTP body will do)."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
     gzipped = buffered.peek(2)[:2] == _GZIP_MAGIC
     source: BinaryIO = gzip.GzipFile(fileobj=buffered) if gzipped else buffered  # type: ignore[assignment]
     try:

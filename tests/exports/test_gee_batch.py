@@ -280,6 +280,28 @@ def test_kill_after_the_start_before_the_task_id_is_stored(ee_offline: Any) -> N
     assert all(isinstance(r, PointStack) for r in results.values()) and len(results) == 5
 
 
+def test_a_lost_start_answer_not_listed_yet_waits_for_the_next_run(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+    batch = _batch(3)
+
+    def started_then_killed(request_id: str, task: Any) -> str:
+        server.hidden.add(server.start(request_id, task))  # not in the listing yet
+        raise Crash
+
+    exporter = _exporter(store, server)
+    exporter._start = started_then_killed
+    with pytest.raises(Crash):
+        _drain(exporter, batch, server)
+    results = _drain(_exporter(store, server), batch, server)
+    assert len(server.started) == 1 and server.listings == 1
+    for r in results.values():
+        assert isinstance(r, PointFailure) and r.transient and "run again" in r.message
+    server.hidden.clear()
+    again = _drain(_exporter(store, server), batch, server)
+    assert len(server.started) == 1 and server.ids_drawn == 1
+    assert all(isinstance(r, PointStack) for r in again.values()) and len(again) == 3
+
+
 def test_a_restart_re_attaches_by_the_stored_task_id(ee_offline: Any) -> None:
     store, server = DictStore(), FakeTasks()
     batch = _batch(6)

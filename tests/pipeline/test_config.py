@@ -127,6 +127,6 @@ def test_gee_group_size_is_a_whole_number_of_points(tmp_path: Path) -> None:
     cfg = build_config({}, {**base, "gee_group_size": 256}, None)
     assert cfg.source_options.gee_group_size == 256
     for wrong in (0, 5000, "many", True):
-        with pytest.raises(ConfigError, match=r"--gee-group-size: invalid value .*whole number of points from 1 "
-                           "to 1000"):
+        with pytest.raises(ConfigError, match=r"--gee-group-size: invalid value .*whole "
+                           "number of points from 1 to 1000"):
             build_config({}, {**base, "gee_group_size": wrong}, None)
