@@ -220,31 +220,3 @@ def _widen_connection_pool(size: int) -> None:
     if isinstance(session, requests.Session):
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=size)
         session.mount("https://", adapter)
-
-
-def gcs_gdal_options(auth: GeeAuth, credentials: Any = None) -> dict[str, str]:
-    """GDAL config options letting ``/vsigs/`` read the batch exports with the same account.
-
-    A service-account key file goes to GDAL as ``GOOGLE_APPLICATION_CREDENTIALS``; stored
-    user credentials (``earthengine authenticate`` asks for the Cloud Storage scope too) as
-    ``GS_OAUTH2_REFRESH_TOKEN`` + client id/secret. Otherwise none: GDAL then looks for
-    credentials itself (gcloud application-default credentials, ``~/.boto``, the GCE
-    metadata server). Handed to ``rasterio.Env`` only, never logged; GDAL's own debug output
-    is switched off with them, since it echoes the token exchange (``CPL_DEBUG``).
-    """
-    quiet = {"CPL_DEBUG": "OFF", "CPL_CURL_VERBOSE": "NO"}
-    if auth.key_file is not None:
-        return {"GOOGLE_APPLICATION_CREDENTIALS": str(auth.key_file), **quiet}
-    if credentials is None:
-        try:
-            credentials = ee.data.get_persistent_credentials()
-        except ee.EEException:
-            return {}
-    values = {
-        "GS_OAUTH2_REFRESH_TOKEN": getattr(credentials, "refresh_token", None),
-        "GS_OAUTH2_CLIENT_ID": getattr(credentials, "client_id", None),
-        "GS_OAUTH2_CLIENT_SECRET": getattr(credentials, "client_secret", None),
-    }
-    if not all(isinstance(v, str) and v for v in values.values()):
-        return {}
-    return {**{k: str(v) for k, v in values.items()}, **quiet}

@@ -1,22 +1,29 @@
-"""The batch path: one ``Export.image.toCloudStorage`` task per point, read back from GCS.
+"""The batch path: one ``Export.table.toCloudStorage`` task per group of neighbouring points.
 
-For runs too large or too heavy for the interactive quota. What a task exports and how its
-file becomes a stack is :mod:`exports.gee.export`; this module runs the tasks' life cycle.
+Why groups: a project runs about 2 batch tasks at once (Earth Engine's default quota), so
+the fixed cost of a task must be shared by many points (:mod:`exports.gee.groups` forms the
+groups, :mod:`exports.gee.patch_table` is what a task exports and how it is read back).
 
-Restart safety, in the order of the calls: a request id (``ee.data.newTaskId``) is written to
-the :class:`TaskStore` (the run's ledger) *before* the start call, which sends it as the
-export's ``requestId``; the server starts at most one task per request id, so a start
-retried after a lost answer or a crash cannot run the export twice. The task id the server
-returns is stored next. A restarted run re-attaches by the stored id, or (when the answer
-was lost) by the task's description, a digest of what is exported and where.
+Restart safety, in the order of the calls: every member's record in the :class:`TaskStore`
+(the run's ledger) gets the group's request id (``ee.data.newTaskId``) and description
+*before* the start call, which sends the id as the export's ``requestId``; the server starts
+at most one task per request id, so a start retried after a lost answer or a crash cannot
+run the export twice. The task id the server returns is stored next. A restarted run
+re-forms the stored groups from the records (the points sharing a description) and
+re-attaches by the stored id; a group whose id was never stored is started again with the
+same request id when its members are exactly those of the stored description, and, when the
+server answers that the request id exists, found once by its description in the project's
+listing (the only listing: polls never list the project).
 
-Within one :meth:`BatchExporter.drain` a point is started at most once; a failed task is
-exported again only by a later drain (the export stage's ``--retries`` or a later run), so
-resubmission is bounded; a deterministic failure ("User memory limit exceeded") is not
-retried in the run at all. At most ``max_queued`` (2,500 of Earth Engine's 3,000 per
-project, leaving room for the project's other work) tasks wait at once; the others are
-deferred to a later poll. Every server call and the GCS read are injected, so tests use
-fakes.
+Polling touches only this run's tasks still in flight (``getTaskStatus`` of their ids: one
+``operations.get`` each), at most ``max_in_flight`` of them: the server runs two at a time,
+so a few queued behind them keep it busy without a long queue of ours to poll.
+
+Within one :meth:`BatchExporter.drain` a point is started at most once; a failed task's
+points are exported again only by a later drain (the export stage's ``--retries`` or a
+later run), in groups of their own, half the size per earlier submission (a group too heavy
+for the server's memory is split), so resubmission is bounded. Every server call and the
+GCS read are injected, so tests use fakes.
 """
 
 from __future__ import annotations
@@ -26,56 +33,49 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import ee
 
-from exports.gee.export import (
-    BatchTarget,
-    Raster,
-    ReadRaster,
-    band_names,
+from exports.gee.gcs import OpenObject, gcs_opener
+from exports.gee.groups import DEFAULT_GROUP_SIZE, group_points
+from exports.gee.patch_table import (
+    GroupReader,
+    Member,
+    TableTarget,
     export_task,
-    read_geotiff,
-    stack_from_raster,
-    task_description,
+    group_description,
+    member_digest,
 )
+from exports.gee.tfrecord import read_examples
 from exports.gee.throttle import ErrorKind, Throttle, classify
-from exports.source import PointFailure, PointRequest, PointStack, Scene
+from exports.source import PointFailure, PointStack, Scene
 
-__all__ = [
-    "BatchExporter",
-    "BatchTarget",
-    "Raster",
-    "TaskRecord",
-    "TaskStore",
-    "band_names",
-    "read_geotiff",
-    "task_description",
-]
+__all__ = ["BatchExporter", "TableTarget", "TaskRecord", "TaskStore"]
 
 log = logging.getLogger(__name__)
 
-MAX_QUEUED = 2500  # Earth Engine queues at most 3,000 tasks per project
+DEFAULT_IN_FLIGHT = 8  # our tasks started and unfinished at once (the server runs ~2)
 DEFAULT_POLL_S = 60.0
 DEFAULT_TIMEOUT_S = 6 * 3600.0
 SUBMITTING = "SUBMITTING"  # ours: request id stored, the start call not answered (yet)
 ACTIVE_STATES = frozenset({"UNSUBMITTED", "READY", "RUNNING", "CANCEL_REQUESTED"})
 DEAD_STATES = frozenset({"FAILED", "CANCELLED", "UNKNOWN"})  # UNKNOWN: id not found
 
-Batch = Sequence[tuple[PointRequest, Sequence[Scene]]]
+Batch = Sequence[tuple[Any, Sequence[Scene]]]
 
 
 @dataclass(frozen=True)
 class TaskRecord:
-    """What survives a restart for one point: enough to re-attach instead of exporting again."""
+    """What survives a restart for one point: its group's task, to re-attach to it."""
 
-    request_id: str  # sent as the export's requestId; stored before the start call
-    description: str  # sen4map_<POINT_ID>_<digest>: which export (scenes, bands, target)
+    request_id: str  # the group's; sent as the export's requestId, stored before the start
+    description: str  # the group's: sen4map_g<first POINT_ID>_<n>_<digest of every member>
     task_id: str = ""  # the server's id, once the start call answered
     state: str = SUBMITTING  # last state seen (``etl status`` counts them)
     submissions: int = 1  # exports started for this point (one per failure resubmitted)
     error: str = ""
+    member: str = ""  # digest of this point's part (scenes, bands, grid, destination)
 
 
 class TaskStore(Protocol):
@@ -97,11 +97,15 @@ class TaskInfo:
 
 
 @dataclass
-class SubmitReport:
-    started: list[int] = field(default_factory=list)
-    attached: list[int] = field(default_factory=list)  # a live or finished task already exists
-    deferred: list[int] = field(default_factory=list)  # queue full: submit again later
-    failed: list[PointFailure] = field(default_factory=list)  # the start call failed
+class Group:
+    """One export task's points, as this drain knows it."""
+
+    description: str
+    members: list[Member]
+    request_id: str = ""
+    task_id: str = ""
+    state: str = SUBMITTING
+    lost: bool = False  # the start said the request id exists: find the task by description
 
 
 NewRequestId = Callable[[], str]
@@ -116,24 +120,20 @@ def _new_request_id() -> str:
 
 def _start_export(request_id: str, task: Any) -> str:
     """Start with our request id (ee.batch.Task.start would draw its own) → the task id."""
-    operation = ee.data.exportImage(request_id, dict(task.config))
+    operation = ee.data.exportTable(request_id, dict(task.config))
     return str(operation["name"]).rsplit("/", 1)[-1]  # projects/<p>/operations/<task id>
 
 
-def _list_tasks() -> list[dict[str, Any]]:
-    return list(ee.data.getTaskList())
-
-
 def _task_status(ids: list[str]) -> list[dict[str, Any]]:
+    """One ``operations.get`` per id (earthengine-api's getTaskStatus; 404 → UNKNOWN)."""
     return list(ee.data.getTaskStatus(ids))
 
 
-def _active(known: Mapping[str, TaskInfo]) -> int:
-    return sum(1 for t in known.values() if t.state in ACTIVE_STATES)
+def _list_tasks() -> list[dict[str, Any]]:
+    """The project's operations (paged), only to find a task whose start answer was lost."""
+    from ee import _cloud_api_utils
 
-
-def _live_by_description(known: Mapping[str, TaskInfo]) -> dict[str, TaskInfo]:
-    return {t.description: t for t in known.values() if t.state not in DEAD_STATES}
+    return [_cloud_api_utils.convert_operation_to_task(o) for o in ee.data.listOperations()]
 
 
 def _info(raw: Mapping[str, Any]) -> TaskInfo:
@@ -145,164 +145,153 @@ def _info(raw: Mapping[str, Any]) -> TaskInfo:
     )
 
 
+@dataclass
+class _Plan:
+    """A drain's groups: those known from the ledger and those to start."""
+
+    attached: list[Group] = field(default_factory=list)  # a task id is stored
+    resend: list[Group] = field(default_factory=list)  # request id stored, no task id
+    fresh: list[Group] = field(default_factory=list)  # to start with a new request id
+
+
 class BatchExporter:
-    """Start, re-attach to and collect per-point export tasks."""
+    """Start, re-attach to and collect group export tasks."""
 
     def __init__(
         self,
         store: TaskStore,
-        target: BatchTarget,
+        target: TableTarget,
         *,
         throttle: Throttle,
+        group_size: int = DEFAULT_GROUP_SIZE,
+        max_in_flight: int = DEFAULT_IN_FLIGHT,
         new_request_id: NewRequestId | None = None,
         start_export: StartExport | None = None,
-        list_tasks: ListTasks | None = None,
         task_status: TaskStatus | None = None,
-        read_raster: ReadRaster | None = None,
-        max_queued: int = MAX_QUEUED,
+        list_tasks: ListTasks | None = None,
+        open_object: OpenObject | None = None,
     ) -> None:
         """Every Earth Engine call is passed in (defaults: ``ee``), so tests run offline."""
         self.store = store
         self.target = target
         self.throttle = throttle
-        self.max_queued = max_queued
+        self.group_size = max(1, group_size)
+        self.max_in_flight = max(1, max_in_flight)
         self._new_id = new_request_id or _new_request_id
         self._start = start_export or _start_export
-        self._list = list_tasks or _list_tasks
         self._status = task_status or _task_status
-        self._read = read_raster or read_geotiff
+        self._list = list_tasks or _list_tasks
+        self._open = open_object or gcs_opener()
 
-    def tasks(self, stored: Sequence[str] = ()) -> dict[str, TaskInfo]:
-        """The project's tasks by id: one paged listing, plus a by-id status query for the
-        ``stored`` ids the listing no longer (or not yet) shows."""
-        raw = self.throttle.call(self._list, what="gee list tasks")
-        known = {t.id: t for t in map(_info, raw)}
-        unlisted = sorted({t for t in stored if t and t not in known})
-        if unlisted:
-            raw = self.throttle.call(partial(self._status, unlisted), what="gee task status")
-            known.update((t.id, t) for t in map(_info, raw))
-        return known
+    # --- planning: which groups exist, which are to start ---------------------------------
 
-    def survey(self, batch: Batch) -> dict[str, TaskInfo]:
-        """One look at the server for the tasks of ``batch`` (and the project's queue)."""
-        records = (self.store.get(p.point_id) for p, _ in batch)
-        return self.tasks([r.task_id for r in records if r is not None])
-
-    def submit(
-        self, batch: Batch, bands: Sequence[str], known: Mapping[str, TaskInfo] | None = None
-    ) -> SubmitReport:
-        """Start a task for each point without a live or finished one, within the queue cap."""
-        known = self.survey(batch) if known is None else known
-        by_description = _live_by_description(known)
-        queued = _active(known)
-        report = SubmitReport()
+    def plan(self, batch: Batch, bands: Sequence[str]) -> _Plan:
+        """The stored groups of ``batch`` (re-attached or re-sent) and new groups for the
+        rest; points of failed tasks in groups of their own, halved per submission."""
+        stored: dict[str, list[Member]] = {}
+        records: dict[str, TaskRecord] = {}
+        new: list[Member] = []
+        failed: dict[int, list[Member]] = {}
         for point, scenes in batch:
-            pid = point.point_id
-            description = task_description(pid, scenes, bands, self.target)
-            record = self.store.get(pid)
-            if record is not None and record.description != description:
-                record = None  # an export of other scenes/bands/target (e.g. after --force)
-            live = known.get(record.task_id) if record is not None and record.task_id else None
-            orphan = by_description.get(description)
-            if live is not None and live.state not in DEAD_STATES:
-                self._note(pid, record, live)
-                report.attached.append(pid)
-            elif orphan is not None:  # started before a crash, its id never stored
-                self._note(pid, record or TaskRecord("", description), orphan)
-                report.attached.append(pid)
-            elif queued >= self.max_queued:
-                report.deferred.append(pid)
+            record = self.store.get(point.point_id)
+            digest = member_digest(point, scenes, bands, self.target)
+            if record is None or record.member != digest:
+                new.append((point, scenes))  # never exported, or another export (--force)
+            elif record.state in DEAD_STATES:
+                failed.setdefault(record.submissions, []).append((point, scenes))
             else:
-                outcome = self._start_one(point, scenes, bands, description, record)
-                if isinstance(outcome, PointFailure):
-                    report.failed.append(outcome)
-                    continue
-                (report.started if outcome else report.attached).append(pid)
-                queued += 1
-        log.info(
-            "gee batch: %d started, %d re-attached, %d deferred, %d failed (queue %d/%d)",
-            len(report.started), len(report.attached), len(report.deferred),
-            len(report.failed), queued, self.max_queued,
-        )  # fmt: skip
-        return report
+                stored.setdefault(record.description, []).append((point, scenes))
+                records.setdefault(record.description, record)
+        plan = _Plan()
+        for description, members in stored.items():
+            record = records[description]
+            group = Group(description, members, record.request_id, record.task_id,
+                          record.state)
+            if record.task_id:
+                plan.attached.append(group)
+            elif group_description(members, bands, self.target) == description:
+                plan.resend.append(group)  # the very export: the same request id is safe
+            else:  # only some members were recorded before a crash: nothing was started
+                new.extend(members)
+        for members in group_points(new, self.group_size):
+            plan.fresh.append(Group(group_description(members, bands, self.target), members))
+        for submissions, items in sorted(failed.items()):
+            size = max(1, self.group_size >> min(submissions, 16))
+            for members in group_points(items, size):
+                plan.fresh.append(Group(group_description(members, bands, self.target),
+                                        members))
+        return plan
 
-    def _note(self, pid: int, record: TaskRecord | None, info: TaskInfo) -> None:
-        """Keep the stored record in step with the server (id found, state changed)."""
-        if record is None:
-            return
-        new = replace(record, task_id=info.id, state=info.state, error=info.error)
-        if new != record:
-            self.store.put(pid, new)
+    # --- starting one group ---------------------------------------------------------------
 
-    def _start_one(
-        self,
-        point: PointRequest,
-        scenes: Sequence[Scene],
-        bands: Sequence[str],
-        description: str,
-        record: TaskRecord | None,
-    ) -> bool | PointFailure:
-        """Store the request id, then start; True when a task was started."""
-        pid = point.point_id
-        if record is not None and not record.task_id and record.request_id:
-            pending = record  # a start whose answer was lost: same request id, same task
-        else:
-            count = record.submissions + 1 if record is not None else 1
-            pending = TaskRecord(self._new_id(), description, submissions=count)
-        self.store.put(pid, pending)  # before the start call: a crash cannot lose the task
-        task = export_task(point, scenes, bands, self.target)
-        start = partial(self._start, pending.request_id, task)
+    def start(self, group: Group, bands: Sequence[str]) -> list[PointFailure]:
+        """Store the request id for every member, then start; failures when it would not."""
+        if not group.request_id:
+            group.request_id = self._new_id()
+        for point, scenes in group.members:
+            old = self.store.get(point.point_id)
+            if old is None:
+                count = 1
+            elif old.request_id == group.request_id:  # the same start, sent again
+                count = old.submissions
+            else:
+                count = old.submissions + 1
+            self.store.put(point.point_id, TaskRecord(
+                group.request_id, group.description, submissions=count,
+                member=member_digest(point, scenes, bands, self.target)))
+        task = export_task(group.members, bands, self.target)
+        start = partial(self._start, group.request_id, task)
         try:
-            task_id = self.throttle.call(start, what=f"gee export {pid:08d}")
+            group.task_id = self.throttle.call(start, what=f"gee export {group.description}")
         except Exception as e:
             if "already exist" in str(e).lower():  # that request id started a task already
-                log.info("gee export %08d was started before; found on the next poll", pid)
-                return False
+                log.info("gee export %s was started before; finding it", group.description)
+                group.lost = True
+                return []
             kind = classify(e)
-            self.store.put(pid, replace(pending, state="FAILED", error=str(e)))
-            message = f"cannot start the export task of point {pid:08d}: {e}"
-            return PointFailure(pid, message, transient=kind is not ErrorKind.DETERMINISTIC)
-        self.store.put(pid, replace(pending, task_id=task_id, state="READY"))
-        return True
+            self._note(group, "FAILED", str(e))
+            message = f"cannot start the export task {group.description}: {e}"
+            transient = kind is not ErrorKind.DETERMINISTIC or len(group.members) > 1
+            return [PointFailure(p.point_id, message, transient=transient)
+                    for p, _ in group.members]
+        self._note(group, "READY")
+        return []
 
-    def collect(
-        self,
-        batch: Batch,
-        bands: Sequence[str],
-        max_patch_nodata: float,
-        known: Mapping[str, TaskInfo] | None = None,
-    ) -> Iterator[PointStack | PointFailure]:
-        """Results of the points whose task ended; points still running are not yielded."""
-        known = self.survey(batch) if known is None else known
-        by_description = _live_by_description(known)
-        for point, scenes in batch:
-            pid = point.point_id
-            record = self.store.get(pid)
+    def _note(self, group: Group, state: str, error: str = "") -> None:
+        """Keep every member's record in step with the server (id found, state changed)."""
+        group.state = state
+        for point, _ in group.members:
+            record = self.store.get(point.point_id)
             if record is None:
-                continue  # not started
-            if record.task_id:
-                info = known.get(record.task_id)
-            else:  # the start's answer was lost: the task is known by its description
-                info = by_description.get(record.description)
-            if info is None:
-                continue  # start unanswered, or too new for this listing
-            self._note(pid, record, info)
-            record = replace(record, task_id=info.id)
-            if info.state in ACTIVE_STATES:
                 continue
-            if info.state == "COMPLETED":
-                yield self._read_point(point, scenes, bands, max_patch_nodata, record)
-                continue
-            if info.state == "UNKNOWN":
-                message = f"export task {record.task_id} is unknown to Earth Engine"
-                yield PointFailure(pid, f"{message}; it is exported again", transient=True)
-                continue
-            error = info.error or "no reason given"
-            message = f"export task {record.task_id} {info.state.lower()}: {error}"
-            transient = info.state == "CANCELLED" or (
-                classify(RuntimeError(error)) is not ErrorKind.DETERMINISTIC
-            )
-            yield PointFailure(pid, message, transient=transient)
+            new = replace(record, task_id=group.task_id, state=state, error=error)
+            if new != record:
+                self.store.put(point.point_id, new)
+
+    # --- polling -----------------------------------------------------------------------
+
+    def poll(self, groups: Sequence[Group]) -> dict[str, TaskInfo]:
+        """The state of the groups' tasks, by id: only those ids are asked for; a group whose
+        start answer was lost is looked up once in the listing by its description."""
+        ids = sorted({g.task_id for g in groups if g.task_id})
+        known: dict[str, TaskInfo] = {}
+        if ids:
+            raw = self.throttle.call(partial(self._status, ids), what="gee task status")
+            known.update((t.id, t) for t in map(_info, raw))
+        lost = [g for g in groups if g.lost and not g.task_id]
+        if lost:
+            listing = self.throttle.call(self._list, what="gee list tasks")
+            by_description = {t.description: t for t in map(_info, listing)
+                              if t.state not in DEAD_STATES}
+            for group in lost:  # looked up once: not found, it waits for the next run
+                group.lost = False
+                info = by_description.get(group.description)
+                if info is not None:
+                    group.task_id = info.id
+                    known[info.id] = info
+        return known
+
+    # --- the whole life cycle ----------------------------------------------------------
 
     def drain(
         self,
@@ -317,8 +306,8 @@ class BatchExporter:
         sleep: Callable[[float], None] = time.sleep,
         stop: Callable[[], bool] = lambda: False,
     ) -> Iterator[PointStack | PointFailure]:
-        """Submit (as the queue allows), poll every ``poll_s`` and collect until every point
-        has a result, each point started at most once.
+        """Start groups (at most ``max_in_flight`` unfinished at once), poll every
+        ``poll_s`` and yield each point's result once its group's file is read.
 
         Bounded: points still queued or running at ``deadline`` (default: ``timeout_s``
         from now) come back as transient failures; the next run re-attaches to their tasks.
@@ -326,65 +315,104 @@ class BatchExporter:
         for the points left: nothing is started any more, and their tasks carry on.
         """
         end = deadline if deadline is not None else clock() + timeout_s
-        pending = {p.point_id: (p, s) for p, s in batch}
-        admitted: set[int] = set()  # started or re-attached by this drain
-        first = True
-        while pending and not stop():
-            fresh = [item for pid, item in pending.items() if pid not in admitted]
-            running = [item for pid, item in pending.items() if pid in admitted]
-            # The first look covers every point (re-attaching is decided there); later ones
-            # only the tasks in flight and as many deferred points as the queue has room for.
+        plan = self.plan(batch, bands)
+        in_flight: list[Group] = list(plan.attached)
+        waiting: list[Group] = [*plan.resend, *plan.fresh]
+        log.info("gee batch: %d points, %d tasks re-attached, %d to start",
+                 len(batch), len(plan.attached), len(waiting))
+        while (in_flight or waiting) and not stop():
+            while waiting and len(in_flight) < self.max_in_flight:
+                group = waiting.pop(0)
+                failures = self.start(group, bands)
+                if failures:
+                    yield from failures
+                else:
+                    in_flight.append(group)
             try:
-                known = self.survey(fresh + running if first else running)
-            except Exception as e:  # the listing failed even after retries: try next run
-                yield from self._unpolled(pending, e)
+                known = self.poll(in_flight)
+            except Exception as e:  # the status query failed even after retries: next run
+                yield from self._unpolled([*in_flight, *waiting], e)
                 return
-            if not first:
-                fresh = fresh[: max(self.max_queued - _active(known), 0)]
-            first = False
-            if fresh:
-                report = self.submit(fresh, bands, known)
-                admitted.update(report.started, report.attached)
-                for failure in report.failed:
-                    pending.pop(failure.point_id)
-                    yield failure
-            running = [item for pid, item in pending.items() if pid in admitted]
-            for result in self.collect(running, bands, max_patch_nodata, known):
-                pending.pop(result.point_id)
-                yield result
-            if pending and clock() + poll_s > end:
-                yield from self._unfinished(pending, admitted)
+            still: list[Group] = []
+            for group in in_flight:
+                if not group.task_id and not group.lost:  # looked for, not listed (yet)
+                    yield from self._not_found(group)
+                    continue
+                info = known.get(group.task_id) if group.task_id else None
+                if info is None or info.state in ACTIVE_STATES:
+                    if info is not None and info.state != group.state:
+                        self._note(group, info.state)
+                    still.append(group)
+                    continue
+                yield from self._finish(group, info, bands, max_patch_nodata)
+            in_flight = still
+            if (in_flight or waiting) and clock() + poll_s > end:
+                yield from self._unfinished(in_flight, waiting)
                 return
-            if pending:
+            if in_flight or waiting:
                 sleep(poll_s)
 
-    def _unpolled(self, pending: Mapping[int, Any], error: Exception) -> Iterator[PointFailure]:
+    def _finish(
+        self, group: Group, info: TaskInfo, bands: Sequence[str], max_patch_nodata: float
+    ) -> Iterator[PointStack | PointFailure]:
+        """The results of a group whose task ended."""
+        self._note(group, info.state, info.error)
+        if info.state == "COMPLETED":
+            yield from self.read(group, bands, max_patch_nodata)
+            return
+        if info.state == "UNKNOWN":
+            message = (f"export task {group.task_id} is unknown to Earth Engine; it is "
+                       "exported again")
+            transient = True
+        else:
+            error = info.error or "no reason given"
+            message = (f"export task {group.task_id} ({group.description}) "
+                       f"{info.state.lower()}: {error}")
+            deterministic = classify(RuntimeError(error)) is ErrorKind.DETERMINISTIC
+            # A group too heavy for the server is split on resubmission; one point is final.
+            transient = info.state == "CANCELLED" or not deterministic or len(group.members) > 1
+        for point, _ in group.members:
+            yield PointFailure(point.point_id, message, transient=transient)
+
+    def read(
+        self, group: Group, bands: Sequence[str], max_patch_nodata: float
+    ) -> list[PointStack | PointFailure]:
+        """Every member's stack from the group's finished table."""
+        name = self.target.object_path(group.description)
+        where = f"gs://{self.target.bucket}/{name}"
+        reader = GroupReader(group.members, bands, where)
+        try:
+            stream: BinaryIO = self._open(self.target.bucket, name)
+            with stream:
+                reader.add_all(read_examples(stream, where))
+        except Exception as e:  # missing object, no credentials, a damaged file
+            message = f"cannot read {where}: {e}"
+            return [PointFailure(p.point_id, message, transient=True) for p, _ in group.members]
+        return reader.results(max_patch_nodata)
+
+    def _not_found(self, group: Group) -> Iterator[PointFailure]:
+        message = (f"export {group.description} was started before (request id "
+                   f"{group.request_id}) but the project's task list does not show it yet; "
+                   "run again to re-attach")
+        for point, _ in group.members:
+            yield PointFailure(point.point_id, message, transient=True)
+
+    def _unpolled(self, groups: Sequence[Group], error: Exception) -> Iterator[PointFailure]:
         transient = classify(error) is not ErrorKind.DETERMINISTIC
-        for pid in pending:
-            message = f"cannot look at the export tasks: {error}"
-            yield PointFailure(pid, message, transient=transient)
+        for group in groups:
+            for point, _ in group.members:
+                message = f"cannot look at the export tasks: {error}"
+                yield PointFailure(point.point_id, message, transient=transient)
 
     def _unfinished(
-        self, pending: Mapping[int, Any], admitted: set[int]
+        self, in_flight: Sequence[Group], waiting: Sequence[Group]
     ) -> Iterator[PointFailure]:
-        for pid in pending:
-            if pid in admitted:
+        for group in in_flight:
+            for point, _ in group.members:
                 message = "export task unfinished at the batch timeout; run again to re-attach"
-            else:
-                message = "export not started: the project's task queue stayed full"
-            yield PointFailure(pid, message, transient=True)
-
-    def _read_point(
-        self,
-        point: PointRequest,
-        scenes: Sequence[Scene],
-        bands: Sequence[str],
-        max_patch_nodata: float,
-        record: TaskRecord,
-    ) -> PointStack | PointFailure:
-        path = self.target.vsigs_path(record.description)
-        try:
-            raster = self._read(path)
-        except Exception as e:  # rasterio/GDAL errors: missing object, no GCS credentials
-            return PointFailure(point.point_id, f"cannot read {path}: {e}", transient=True)
-        return stack_from_raster(raster, path, point, scenes, bands, max_patch_nodata)
+                yield PointFailure(point.point_id, message, transient=True)
+        for group in waiting:
+            for point, _ in group.members:
+                message = (f"export not started before the batch timeout (at most "
+                           f"{self.max_in_flight} tasks in flight); run again")
+                yield PointFailure(point.point_id, message, transient=True)

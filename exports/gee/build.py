@@ -21,6 +21,7 @@ class _Settings:
     workers: int
     gcs_bucket: str | None
     gcs_prefix: str
+    group_size: int
 
 
 def build_source(options: GeeOptions, context: SourceContext) -> GeeSource | GeeBatchSource:
@@ -30,7 +31,7 @@ def build_source(options: GeeOptions, context: SourceContext) -> GeeSource | Gee
     coordinating process holds.
     """
     settings = _Settings(context.project, context.key_file, context.workers,
-                         options.gcs_bucket, options.gcs_prefix)
+                         options.gcs_bucket, options.gcs_prefix, options.gee_group_size)
     if options.mode == "batch":
         if context.durable is None:
             raise ConfigError("--mode batch runs in the coordinating process only")

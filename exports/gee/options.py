@@ -12,6 +12,8 @@ from exports.source_options import coerce_text, known_values
 from lucas.errors import ConfigError
 
 MODES = ("fast", "batch")
+DEFAULT_GROUP_SIZE = 128  # points per batch export task (exports.gee.groups)
+MAX_GROUP_SIZE = 1000
 DEFAULT_WORKERS = 16  # concurrent requests of one process; the project quota is 40
 MAX_CONCURRENT = 40  # the default per-project concurrent-request quota
 POINTS_PER_WORKER = 32  # points per batch and worker thread (bench/bench_gee_quota.py)
@@ -34,12 +36,22 @@ class GeeOptions:
         "help": "Cloud Storage bucket of batch exports (--mode batch)."})
     gcs_prefix: str = field(default="sen4map-etl", metadata={
         "help": "Object prefix of batch exports [default: sen4map-etl]."})
+    gee_group_size: int = field(default=DEFAULT_GROUP_SIZE, metadata={
+        "help": "--mode batch: neighbouring points per export task (one UTM zone each) "
+                f"[default: {DEFAULT_GROUP_SIZE}]."})
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], where: Callable[[str], str]) -> Self:
         """Text fields checked; an unknown mode names the flag or key it came from."""
-        kept = {k: coerce_text(v, k, where) for k, v in known_values(cls, values).items()}
-        options = cls(**kept)
+        known = known_values(cls, values)
+        size = known.pop("gee_group_size", DEFAULT_GROUP_SIZE)
+        kept: dict[str, Any] = {k: coerce_text(v, k, where) for k, v in known.items()}
+        if isinstance(size, bool) or not isinstance(size, int) or not (
+            1 <= size <= MAX_GROUP_SIZE
+        ):
+            raise ConfigError(f"{where('gee_group_size')}: invalid value {size!r}; give a "
+                              f"whole number of points from 1 to {MAX_GROUP_SIZE}")
+        options = cls(**kept, gee_group_size=size)
         if options.mode not in MODES:
             raise ConfigError(f"{where('mode')}: unknown mode '{options.mode}'; choose one "
                               f"of {', '.join(MODES)}")

@@ -18,24 +18,25 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from functools import cached_property, partial
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, Self, TypeVar
 
 import ee
 
 from exports.gee import endpoint
-from exports.gee.auth import GeeAuth, gcs_gdal_options, initialize
+from exports.gee.auth import GeeAuth, initialize, load_credentials
 from exports.gee.batch import (
+    DEFAULT_IN_FLIGHT,
     DEFAULT_POLL_S,
     DEFAULT_TIMEOUT_S,
     BatchExporter,
-    BatchTarget,
-    ReadRaster,
+    TableTarget,
     TaskStore,
-    read_geotiff,
 )
+from exports.gee.gcs import OpenObject, gcs_opener
+from exports.gee.groups import DEFAULT_GROUP_SIZE
 from exports.gee.pipelined import decode_behind
 from exports.gee.pixels import Answer, ComputePixels, decode_answers, request_answers
 from exports.gee.select import DEFAULT_CHUNK, Evaluate, select_scenes
@@ -79,6 +80,8 @@ class GeeSettings:
     select_chunk: int = DEFAULT_CHUNK  # points per scene-selection call
     batch_poll_s: float = DEFAULT_POLL_S  # batch path: seconds between two looks at the tasks
     batch_timeout_s: float = DEFAULT_TIMEOUT_S  # batch path: longest wait of one run
+    batch_group_size: int = DEFAULT_GROUP_SIZE  # batch path: points per export task
+    batch_in_flight: int = DEFAULT_IN_FLIGHT  # batch path: our unfinished tasks at once
     tile_block_px: int = DEFAULT_BLOCK  # whole bands: pixels a side of one computePixels block
 
 
@@ -108,6 +111,10 @@ class GeeBatchConfig(GeeConfig, Protocol):
     @property
     def gcs_prefix(self) -> str:
         """A folder in the bucket, so several runs can share one bucket."""
+
+    @property
+    def group_size(self) -> int:
+        """Points per export task (``--gee-group-size``)."""
 
 
 def _compute_pixels(params: dict[str, Any]) -> Any:
@@ -216,26 +223,30 @@ class GeeSource(GeeService):
             )
         auth = GeeAuth(project=cfg.project, key_file=cfg.gee_key_file)
         source = cls.from_config(cfg)
-        target = BatchTarget(cfg.gcs_bucket, cfg.gcs_prefix)
-        read = partial(read_geotiff, gdal_options=gcs_gdal_options(auth))
-        return source.batch_source(store, target, read_raster=read, stop=stop)
+        source.settings = replace(source.settings, batch_group_size=cfg.group_size)
+        target = TableTarget(cfg.gcs_bucket, cfg.gcs_prefix)
+        opener = gcs_opener(load_credentials(auth))
+        return source.batch_source(store, target, open_object=opener, stop=stop)
 
     def batch_exporter(
-        self, store: TaskStore, target: BatchTarget, *, read_raster: ReadRaster | None = None
+        self, store: TaskStore, target: TableTarget, *, open_object: OpenObject | None = None
     ) -> BatchExporter:
-        """The batch path (Export tasks to Cloud Storage), sharing this source's throttle."""
-        return BatchExporter(store, target, throttle=self.throttle, read_raster=read_raster)
+        """The batch path (table exports to Cloud Storage), sharing this source's throttle."""
+        s = self.settings
+        return BatchExporter(store, target, throttle=self.throttle,
+                             group_size=s.batch_group_size, max_in_flight=s.batch_in_flight,
+                             open_object=open_object)
 
     def batch_source(
         self,
         store: TaskStore,
-        target: BatchTarget,
+        target: TableTarget,
         *,
-        read_raster: ReadRaster | None = None,
+        open_object: OpenObject | None = None,
         stop: Callable[[], bool] | None = None,
     ) -> GeeBatchSource:
         """This source with the batch path as its ``fetch``."""
-        exporter = self.batch_exporter(store, target, read_raster=read_raster)
+        exporter = self.batch_exporter(store, target, open_object=open_object)
         return GeeBatchSource(self, exporter, clock=self._clock, sleep=self._sleep, stop=stop)
 
     def find_scenes(

@@ -4,7 +4,8 @@ Why a store: a restarted run must re-attach to the tasks it started instead of s
 again. :mod:`exports.gee.batch` only knows a :class:`~exports.gee.batch.TaskStore`; this
 adapts the pipeline's generic :class:`~exports.registry.RecordStore` to it. Records are keyed
 ``<year>/<POINT_ID>`` (a point id is unique across countries within a survey year), so
-``etl status`` can count them by state and a restarted run finds them. Every ``put`` is its
+``etl status`` can count them by state and a restarted run finds them; the points of one
+group export share its request id, description and task id. Every ``put`` is its
 own committed transaction: the batch path writes the request id *before* starting a task
 and relies on it being on disk.
 """
@@ -16,7 +17,7 @@ from dataclasses import asdict
 from exports.gee.batch import SUBMITTING, TaskRecord
 from exports.registry import RecordStore
 
-_PAYLOAD_FIELDS = ("request_id", "description", "submissions", "error")
+_PAYLOAD_FIELDS = ("request_id", "description", "submissions", "error", "member")
 
 
 class RecordTaskStore:
@@ -44,6 +45,7 @@ class RecordTaskStore:
             state=state or SUBMITTING,
             submissions=int(payload.get("submissions", 1)),
             error=str(payload.get("error", "")),
+            member=str(payload.get("member", "")),
         )
 
     def put(self, point_id: int, record: TaskRecord) -> None:

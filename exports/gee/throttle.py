@@ -41,6 +41,7 @@ MAX_WORKERS = 40  # the default per-project concurrent-request quota
 DEFAULT_WORKERS = 16
 DEFAULT_RATE = 80.0  # requests/s; with the burst below, < 100 in any one-second window
 DEFAULT_BURST = 10
+QUOTA_MAX_ATTEMPTS = 200  # a stop even where the clock does not move (15 min is ~35 tries)
 
 
 class ErrorKind(enum.Enum):
@@ -248,7 +249,8 @@ class RetryPolicy:
     Transient failures (5xx, dropped connections) get ``max_attempts``. Quota errors (429)
     get time instead: another job on the project can hold its slots for minutes, and a
     point that gives up after a few seconds is only exported again later at the same
-    cost, so a 429 is retried until ``quota_budget_s`` have passed since the first attempt.
+    cost, so a 429 is retried (at least ``max_attempts`` times) until ``quota_budget_s``
+    have passed since the first attempt.
     """
 
     max_attempts: int = 6
@@ -294,12 +296,17 @@ class Throttle:
         started = self._clock()
         policy = self.retry
         others = 0  # failures that were not quota errors: they get max_attempts
+        quota = 0
 
         def give_up(state: tenacity.RetryCallState) -> bool:
-            nonlocal others
+            nonlocal others, quota
             exc = state.outcome.exception() if state.outcome else None
             if exc is not None and classify(exc) is ErrorKind.QUOTA:
-                return self._clock() - started >= policy.quota_budget_s
+                quota += 1  # at least max_attempts, then on until the budget is spent
+                if quota >= QUOTA_MAX_ATTEMPTS:
+                    return True
+                return quota >= policy.max_attempts and (
+                    self._clock() - started >= policy.quota_budget_s)
             others += 1
             return others >= policy.max_attempts
 

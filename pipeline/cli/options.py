@@ -65,13 +65,15 @@ gee_auth_options = _stack(
 
 
 def _source_flag(spec: SourceSpec, f: Any) -> Callable[[F], F]:
-    """A source option's flag, from its dataclass field (name, ``help``, ``choices``, ``path``;
-    ``multiple``: the flag may be repeated, its values come as a tuple)."""
+    """A source option's flag, from its dataclass field (name, ``help``, ``choices``, ``path``,
+    an ``int`` type; ``multiple``: the flag may be repeated, its values come as a tuple)."""
     kind: Any = None
     if f.metadata.get("choices"):
         kind = click.Choice(list(f.metadata["choices"]))
     elif f.metadata.get("path"):
         kind = click.Path(path_type=Path)
+    elif f.type in ("int", int):
+        kind = int
     return click.option(f"--{f.name.replace('_', '-')}", f.name, type=kind,
                         multiple=bool(f.metadata.get("multiple")),
                         help=f.metadata.get("help", f"{spec.name} source: {f.name}."))

@@ -7,19 +7,21 @@ list and the GCS reads of the batch path.
 
 from __future__ import annotations
 
+import gzip
 import io
+import math
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import ee
 import numpy as np
-from affine import Affine
 from ee import apitestcase
 
-from exports.gee.batch import Raster, band_names
+from exports.gee.tfrecord import encode_example, write_records
 from exports.grid import patch_grid
 from exports.s1.scene import S1_BANDS, S1Scene
 from exports.source import ALL_BANDS, PointRequest, Scene
@@ -108,21 +110,7 @@ def invocations(obj: Any, name: str) -> list[dict[str, Any]]:
     """
     check_expression(obj)
     tree = ee.serializer.encode(obj, is_compound=False, for_cloud_api=True)
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            call = node.get("functionInvocationValue")
-            if isinstance(call, dict) and call.get("functionName") == name:
-                found.append(call.get("arguments", {}))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(tree)
-    return found
+    return calls_in(tree, name)
 
 
 def point_ids(query: Any) -> list[int]:
@@ -151,15 +139,164 @@ class FakeClock:
         self.now += seconds
 
 
+def calls_in(node: Any, name: str) -> list[dict[str, Any]]:
+    """Arguments of every call of ``name`` in an already encoded (sub)tree."""
+    found: list[dict[str, Any]] = []
+
+    def walk(n: Any) -> None:
+        if isinstance(n, dict):
+            call = n.get("functionInvocationValue")
+            if isinstance(call, dict) and call.get("functionName") == name:
+                found.append(call.get("arguments", {}))
+            for value in n.values():
+                walk(value)
+        elif isinstance(n, list):
+            for value in n:
+                walk(value)
+
+    walk(node)
+    return found
+
+
+# --- pixels both paths serve: a function of the 10 m lattice cell ----------------------
+
+
+def lattice_pixels(
+    image_id: str, band: str, x0: float, y0: float, width: int, height: int, crs: str = ""
+) -> np.ndarray:
+    """Every pixel's value of (scene, band) on a window of the 10 m lattice whose upper-left
+    corner is (x0, y0): a function of the cell only, so the fast path (a 64×64 grid) and the
+    batch path (65×65 arrays around a point) see the same values wherever they look."""
+    col0, row0 = round(x0 / 10.0), round(-y0 / 10.0)
+    cols = col0 + np.arange(width)[None, :]
+    rows = row0 + np.arange(height)[:, None]
+    salt = zlib.crc32(f"{image_id}/{band}".encode()) % 1000
+    if band == "SCL":
+        return (1 + (cols + 3 * rows + salt) % 10).astype(np.uint16)
+    return (1 + (7 * cols + 13 * rows + salt) % 9000).astype(np.uint16)
+
+
+def lattice_compute_pixels(params: dict[str, Any]) -> bytes:
+    """computePixels of a fast-path request (``pixel_request``) from :func:`lattice_pixels`,
+    on the request's own grid."""
+    image = params["expression"]
+    (listed,) = invocations(image, "Filter.listContains")
+    ids = const(listed["leftValue"])
+    (select,) = invocations(image, "Image.select")
+    bands = const(select["bandSelectors"])
+    grid = params["grid"]
+    affine, size = grid["affineTransform"], grid["dimensions"]
+    names = [f"{i}_{b}" for i in ids for b in bands]
+    array = np.zeros((size["height"], size["width"]), dtype=[(n, "<u2") for n in names])
+    for i in ids:
+        for b in bands:
+            array[f"{i}_{b}"] = lattice_pixels(i, b, affine["translateX"], affine["translateY"],
+                                               size["width"], size["height"])
+    return npy_bytes(array)
+
+
+# --- the batch path: table exports ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One feature a table export asks for: a point's patch of one scene."""
+
+    point_id: str  # as exported: 8 digits, text
+    image_id: str
+    bands: tuple[str, ...]
+    crs: str
+    x0: float  # upper-left corner of the (2r+1)² window, on the lattice
+    y0: float
+    side: int
+
+
+def export_samples(config: dict[str, Any]) -> list[Sample]:
+    """What a group's table export asks for, decoded from its expression (checked first)."""
+    expression = config["expression"]
+    check_expression(expression)
+    if isinstance(expression, dict):  # as sent (compound): expand references into one tree
+        tree = _expand(expression["values"][expression["result"]], expression["values"])
+    else:
+        tree = ee.serializer.encode(expression, is_compound=False, for_cloud_api=True)
+    samples: list[Sample] = []
+    for mapped in calls_in(tree, "Collection.map"):
+        (regions,) = calls_in(mapped["collection"], "Image.sampleRegions")
+        (tag,) = calls_in(mapped["baseAlgorithm"], "Element.set")
+        assert const(tag["key"]) == "image_id"
+        image_id = const(tag["value"])
+        (load,) = calls_in(regions["image"], "Image.load")
+        assert const(load["id"]).endswith(f"/{image_id}")
+        (select,) = calls_in(regions["image"], "Image.select")
+        bands = tuple(const(select["bandSelectors"]))
+        (reproject,) = calls_in(regions["image"], "Image.reproject")
+        assert const(reproject["crsTransform"]) == [10.0, 0.0, 0.0, 0.0, -10.0, 0.0]
+        (crs_call,) = calls_in(reproject["crs"], "Projection")
+        crs = const(crs_call["crs"])
+        (kernel,) = calls_in(regions["image"], "Kernel.square")
+        radius = const(kernel["radius"])
+        assert const(kernel["units"]) == "pixels"
+        assert const(regions["properties"]) == ["point_id"]
+        (wanted,) = calls_in(regions["collection"], "Filter.listContains")
+        ids = set(const(wanted["leftValue"]))
+        for feature in calls_in(regions["collection"], "Feature"):
+            pid = const(feature["metadata"])["point_id"]
+            if pid not in ids:
+                continue
+            (point_call,) = calls_in(feature["geometry"], "GeometryConstructors.Point")
+            x, y = const(point_call["coordinates"])
+            (point_crs,) = calls_in(point_call["crs"], "Projection")
+            assert const(point_crs["crs"]) == crs
+            col, row = math.floor(x / 10.0), math.floor(-y / 10.0)
+            samples.append(Sample(pid, image_id, bands, crs, 10.0 * (col - radius),
+                                  -10.0 * (row - radius), 2 * radius + 1))
+    return samples
+
+
+def _expand(node: Any, values: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "valueReference" in node:
+            return _expand(values[node["valueReference"]], values)
+        return {k: _expand(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, values) for v in node]
+    return node
+
+
+def table_bytes(samples: Sequence[Sample], pixels: Any = lattice_pixels) -> bytes:
+    """The GZIP'd TFRecord Earth Engine writes for these samples: per feature the text
+    properties point_id and image_id and one float list (row-major) per band."""
+    records = []
+    for smp in samples:
+        features: dict[str, Any] = {"point_id": smp.point_id, "image_id": smp.image_id}
+        for band in smp.bands:
+            window = pixels(smp.image_id, band, smp.x0, smp.y0, smp.side, smp.side, smp.crs)
+            features[band] = np.asarray(window, dtype=np.float32)
+        records.append(encode_example(features))
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb") as gz:
+        write_records(gz, records)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
 class FakeTasks:
-    """The project's task list, as ee.data.getTaskList / getTaskStatus would give it."""
+    """The project's tasks and bucket as the batch path sees them, counting what is touched.
+
+    ``status`` answers by id (one ``operations.get`` each) and records the ids asked;
+    ``listing`` is the project-wide listing (counted: polls must not use it). A task's table
+    is written when it completes, from its own expression, with :func:`lattice_pixels`.
+    """
 
     def __init__(self) -> None:
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.configs: dict[str, dict[str, Any]] = {}
         self.started: list[Any] = []
-        self.hidden: set[str] = set()  # ids the listing no longer shows
+        self.hidden: set[str] = set()  # ids the listing does not show (yet)
         self.requests: dict[str, str] = {}  # request id -> task id (the server's dedup)
         self.ids_drawn = 0
+        self.polls: list[list[str]] = []  # the ids of every status call
+        self.listings = 0
+        self.files: dict[tuple[str, str], bytes] = {}
 
     def new_id(self) -> str:
         self.ids_drawn += 1
@@ -171,43 +308,42 @@ class FakeTasks:
         task_id = f"T{len(self.tasks) + 1}"
         self.requests[request_id] = task_id
         self.started.append(task)
+        self.configs[task_id] = dict(task.config)
         self.add(task_id, "READY", task.config["description"])
         return task_id
 
     def add(self, task_id: str, state: str, description: str = "", error: str = "") -> None:
-        self.tasks[task_id] = {
-            "id": task_id,
-            "state": state,
-            "description": description,
-            "error_message": error,
-        }
+        self.tasks[task_id] = {"id": task_id, "state": state, "description": description,
+                               "error_message": error}
+
+    def complete(self, task_id: str) -> None:
+        """Write the task's table where its destination says, then say COMPLETED."""
+        config = self.configs[task_id]
+        dest = config["fileExportOptions"]["cloudStorageDestination"]
+        assert config["fileExportOptions"]["fileFormat"] == "TF_RECORD_TABLE"
+        name = f"{dest['filenamePrefix']}.tfrecord.gz"
+        self.files[(dest["bucket"], name)] = table_bytes(export_samples(config))
+        self.tasks[task_id]["state"] = "COMPLETED"
+
+    def fail(self, task_id: str, error: str = "Internal error.") -> None:
+        self.tasks[task_id].update(state="FAILED", error_message=error)
+
+    def members(self, task_id: str) -> list[int]:
+        """The point ids a task exports (decoded from its expression)."""
+        return sorted({int(s.point_id) for s in export_samples(self.configs[task_id])})
 
     def listing(self) -> list[dict[str, Any]]:
-        return [t for i, t in self.tasks.items() if i not in self.hidden]
+        self.listings += 1
+        return [dict(t) for i, t in self.tasks.items() if i not in self.hidden]
 
     def status(self, ids: list[str]) -> list[dict[str, Any]]:
-        return [self.tasks.get(i, {"id": i, "state": "UNKNOWN"}) for i in ids]
+        self.polls.append(list(ids))
+        return [dict(self.tasks.get(i, {"id": i, "state": "UNKNOWN"})) for i in ids]
 
-
-def fake_reader(
-    bands: Sequence[str], batch: Sequence[tuple[PointRequest, Sequence[Scene]]], margin: int = 0
-) -> Any:
-    """A ReadRaster giving each point's export as Earth Engine writes it: georeferenced, no
-    band descriptions, every band 4 except [32, 32] (10 + the band's index in the file)."""
-
-    def read(path: str) -> Raster:
-        pid = int(Path(path).stem.split("_")[1])
-        pt, scenes = next((p, s) for p, s in batch if p.point_id == pid)
-        names = band_names(scenes, bands)
-        size = 64 + 2 * margin
-        array = np.full((len(names), size, size), 4, dtype=np.uint16)
-        for i in range(len(names)):
-            array[i, 32 + margin, 32 + margin] = 10 + i
-        g = pt.grid
-        transform = Affine(10.0, 0.0, g.x_min - 10 * margin, 0.0, -10.0, g.y_max + 10 * margin)
-        return Raster(array, [None] * len(names), transform, g.crs)
-
-    return read
+    def open(self, bucket: str, name: str) -> io.BytesIO:
+        if (bucket, name) not in self.files:
+            raise OSError(f"gs://{bucket}/{name}: HTTP 404 Not Found")
+        return io.BytesIO(self.files[(bucket, name)])
 
 
 # --- Sentinel-1 (COPERNICUS/S1_GRD) ---------------------------------------------------

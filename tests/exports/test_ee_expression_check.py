@@ -9,7 +9,7 @@ from typing import Any
 import ee
 import pytest
 
-from exports.gee.export import export_image
+from exports.gee.patch_table import group_table
 from exports.gee.pixels import point_images, stack_image
 from exports.gee.select import COLLECTION, scene_query
 from exports.gee.tiles import band_image, grids_query, tile_query
@@ -37,7 +37,8 @@ def test_the_products_expressions_pass(ee_offline: Any) -> None:
     pts = [point(1), point(2, 48.3, 16.5)]
     check_expression(scene_query(pts, 2018, SceneFilter(40.0, 5.0, 650.0)))
     check_expression(stack_image(point(1), [scene(5), scene(9)], list(ALL_BANDS)))
-    check_expression(export_image([scene(5), scene(9)], list(ALL_BANDS)))
+    group = [(point(1), [scene(5), scene(9)]), (point(2, 48.3, 16.5), [scene(9)])]
+    check_expression(group_table(group, list(ALL_BANDS)))
     check_expression(acquisition_query(pts, 2018, S1Filter(orbit="descending")))
     check_expression(s1_stack_image(point(1), [s1_scene(5), s1_scene(9)], "bilinear"))
     check_expression(tile_query("33UUP", 2017, (14.0, 47.0, 15.0, 48.0)))

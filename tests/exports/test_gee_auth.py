@@ -11,8 +11,7 @@ import ee
 import google.auth.exceptions
 import pytest
 
-from exports.gee.auth import GeeAuth, gcs_gdal_options, initialize, load_credentials
-from exports.gee.export import read_geotiff
+from exports.gee.auth import GeeAuth, initialize, load_credentials
 from lucas.errors import ConfigError, SourceError
 
 
@@ -204,38 +203,3 @@ def test_expired_credentials_say_what_to_run(ee_offline: Any) -> None:
     with pytest.raises(ConfigError, match="earthengine authenticate") as info:
         initialize(GeeAuth(project="p"), init=FakeInit(refused), credentials=object())
     assert "SECRET" not in str(info.value)
-
-
-class _UserCredentials:
-    refresh_token = "REFRESH-SECRET"
-    client_id = "client-id"
-    client_secret = "CLIENT-SECRET"
-
-
-def test_gcs_reads_use_the_key_file_or_the_user_credentials() -> None:
-    keyed = gcs_gdal_options(GeeAuth(key_file=Path("/keys/sa.json")))
-    assert keyed["GOOGLE_APPLICATION_CREDENTIALS"] == "/keys/sa.json"
-    user = gcs_gdal_options(GeeAuth(), credentials=_UserCredentials())
-    assert user["GS_OAUTH2_REFRESH_TOKEN"] == "REFRESH-SECRET"
-    assert (user["GS_OAUTH2_CLIENT_ID"], user["GS_OAUTH2_CLIENT_SECRET"]) == (
-        "client-id", "CLIENT-SECRET")
-    assert keyed["CPL_DEBUG"] == user["CPL_DEBUG"] == "OFF"  # GDAL debug echoes tokens
-    assert gcs_gdal_options(GeeAuth(), credentials=object()) == {}  # GDAL finds its own
-
-
-def test_gcs_credentials_never_reach_the_logs(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import numpy as np
-    import rasterio
-    from affine import Affine
-
-    path = tmp_path / "a.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint16",
-                       crs="EPSG:32633", transform=Affine(10, 0, 0, 0, -10, 0)) as dst:
-        dst.write(np.ones((1, 4, 4), dtype="uint16"))
-    monkeypatch.setenv("CPL_DEBUG", "ON")  # a user debugging GDAL
-    options = gcs_gdal_options(GeeAuth(), credentials=_UserCredentials())
-    with caplog.at_level(logging.DEBUG):
-        read_geotiff(str(path), gdal_options=options)
-    assert "SECRET" not in caplog.text

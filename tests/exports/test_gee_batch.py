@@ -1,54 +1,51 @@
-"""Batch path: request ids stored before the start, tasks re-attached after a restart,
-failures resubmitted a bounded number of times, the queue capped, results read and cropped."""
+"""Batch path: many points per task, the same pixels as the fast path, request ids stored
+before the start, re-attach after a crash at either point, polls that touch only this run's
+tasks in flight, a failed task resubmitted only for its own points."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import ee
 import numpy as np
-import rasterio
-from affine import Affine
+import pytest
 from ee import apitestcase
 
-from exports.gee.batch import (
-    MAX_QUEUED,
-    BatchExporter,
-    BatchTarget,
-    Raster,
-    TaskRecord,
-    band_names,
-    read_geotiff,
-    task_description,
-)
+from exports.gee.batch import BatchExporter, TableTarget, TaskRecord
+from exports.gee.groups import even_chunks, group_points
+from exports.gee.patch_table import export_task, group_description
 from exports.gee.source import GeeBatchSource, GeeSettings, GeeSource
 from exports.gee.throttle import RetryPolicy, Throttle
+from exports.grid import patch_grid
 from exports.source import PointFailure, PointRequest, PointStack, Scene
 from tests.exports.gee_fakes import (
     FakeClock,
     FakeTasks,
-    const,
-    fake_reader,
+    export_samples,
     invocations,
+    lattice_compute_pixels,
     point,
     scene,
+    table_bytes,
 )
 
-BANDS = ("SCL", "B2", "B4")
-TARGET = BatchTarget("my-bucket", "runs/2018")
+BANDS = ("SCL", "B2", "B4", "B8A")
+TARGET = TableTarget("my-bucket", "runs/2018")
+Item = tuple[PointRequest, Sequence[Scene]]
 
 
 class DictStore:
     def __init__(self) -> None:
         self.records: dict[int, TaskRecord] = {}
+        self.puts = 0
 
     def get(self, point_id: int) -> TaskRecord | None:
         return self.records.get(point_id)
 
     def put(self, point_id: int, record: TaskRecord) -> None:
+        self.puts += 1
         self.records[point_id] = record
 
     @property
@@ -56,297 +53,398 @@ class DictStore:
         return {pid: r.task_id for pid, r in self.records.items()}
 
 
-def _exporter(store: DictStore, server: FakeTasks, read: Any = None) -> BatchExporter:
+class Crash(BaseException):
+    """A kill -9 at this very line: nothing after it runs, no handler sees it."""
+
+
+def _exporter(store: DictStore, server: FakeTasks, **kw: Any) -> BatchExporter:
     clock = FakeClock()
     return BatchExporter(
-        store,
-        TARGET,
+        store, TARGET,
         throttle=Throttle(2, retry=RetryPolicy(max_attempts=2), clock=clock, sleep=clock.sleep),
-        new_request_id=server.new_id,
-        start_export=server.start,
-        list_tasks=server.listing,
-        task_status=server.status,
-        read_raster=read,
-    )
+        new_request_id=server.new_id, start_export=server.start, task_status=server.status,
+        list_tasks=server.listing, open_object=server.open, **kw,
+    )  # fmt: skip
 
 
-def _batch(n: int = 2) -> list[tuple[PointRequest, Sequence[Scene]]]:
-    return [(point(i, 48.0 + i / 100, 16.0), [scene(20 + i), scene(5)]) for i in range(1, n + 1)]
+def lucas_points(n: int, east: int = 4700, north: int = 2800) -> list[PointRequest]:
+    """``n`` points of the LUCAS 2 km grid (EPSG:3035 nodes), a block around (east, north) km."""
+    from pyproj import Transformer
+
+    to_wgs84 = Transformer.from_crs("EPSG:3035", "EPSG:4326", always_xy=True)
+    side = int(np.ceil(np.sqrt(n)))
+    out = []
+    for k in range(n):
+        e, no = east + 2 * (k % side), north + 2 * (k // side)
+        lon, lat = to_wgs84.transform(e * 1000.0, no * 1000.0)
+        out.append(PointRequest(int(f"{e:04d}{no:04d}"), lat, lon, patch_grid(lat, lon)))
+    return out
 
 
-def test_submit_starts_one_export_per_point_on_its_grid(ee_offline: Any) -> None:
-    store, server = DictStore(), FakeTasks()
-    batch = _batch()
-    report = _exporter(store, server).submit(batch, BANDS)
-    assert report.started == [1, 2] and store.ids == {1: "T1", 2: "T2"}
-
-    pt, scenes = batch[0]
-    config = server.started[0].config
-    assert config["description"] == task_description(1, scenes, BANDS, TARGET)
-    assert config["fileExportOptions"]["cloudStorageDestination"] == {
-        "bucket": "my-bucket",
-        "filenamePrefix": f"runs/2018/{config['description']}",
-    }
-    image = config["expression"]
-    (reproject, *_) = invocations(image, "Image.reproject")
-    assert const(reproject["crsTransform"]) == list(pt.grid.transform_tuple())
-    crs = reproject["crs"]["functionInvocationValue"]["arguments"]["crs"]
-    assert const(crs) == pt.grid.crs
-    (rect,) = invocations(image, "GeometryConstructors.Rectangle")
-    assert const(rect["coordinates"]) == [0, 0, 64, 64]
-    # The export wraps the image twice (reproject, clip): keep each call once, in order.
-    loads = list(dict.fromkeys(const(a["id"]) for a in invocations(image, "Image.load")))
-    assert loads == [f"COPERNICUS/S2_SR_HARMONIZED/{s.image_id}" for s in (scenes[1], scenes[0])]
-    selects = invocations(image, "Image.select")
-    names = list(dict.fromkeys(n for a in selects for n in const(a["newNames"])))
-    assert names == band_names(scenes, BANDS)
+def _batch(n: int, scenes_of: Any = None) -> list[Item]:
+    """Points of one UTM zone; each point its own scene list (not all share every scene)."""
+    pts = [point(i, 48.0 + i / 200, 16.0 + (i % 5) / 200) for i in range(1, n + 1)]
+    scenes_of = scenes_of or (lambda i: [scene(5), scene(20 + i % 3), scene(90)][: 2 + i % 2])
+    return [(p, scenes_of(p.point_id)) for p in pts]
 
 
-def test_restart_re_attaches_instead_of_exporting_again(ee_offline: Any) -> None:
-    store, server = DictStore(), FakeTasks()
-    _exporter(store, server).submit(_batch(), BANDS)
-    report = _exporter(store, server).submit(_batch(), BANDS)  # a new run, same ledger
-    assert report.attached == [1, 2] and report.started == []
-    assert len(server.started) == 2
-
-
-def test_task_started_before_a_crash_is_found_by_description(ee_offline: Any) -> None:
-    server = FakeTasks()
-    _exporter(DictStore(), server).submit(_batch(1), BANDS)  # ids lost with that store
-    store = DictStore()
-    report = _exporter(store, server).submit(_batch(1), BANDS)
-    assert report.attached == [1] and store.ids == {1: "T1"}
-    assert len(server.started) == 1
-
-
-def test_queue_cap_defers_points(ee_offline: Any) -> None:
-    assert MAX_QUEUED == 2500  # of Earth Engine's 3,000 per project
-    server = FakeTasks()
-    for i in range(MAX_QUEUED - 1):
-        server.add(f"other{i}", "RUNNING")
-    server.add("done", "COMPLETED")  # finished tasks do not count
-    report = _exporter(DictStore(), server).submit(_batch(3), BANDS)
-    assert report.started == [1] and report.deferred == [2, 3]
-
-
-def test_failed_task_is_exported_again(ee_offline: Any) -> None:
-    store, server = DictStore(), FakeTasks()
-    _exporter(store, server).submit(_batch(1), BANDS)
-    server.tasks["T1"]["state"] = "FAILED"
-    report = _exporter(store, server).submit(_batch(1), BANDS)
-    assert report.started == [1] and store.ids[1] == "T2"
-    assert store.records[1].submissions == 2 and store.records[1].request_id == "req-2"
-
-
-def test_collect_reads_finished_points_and_reports_failures(ee_offline: Any) -> None:
-    store, server = DictStore(), FakeTasks()
-    batch = _batch(4)
-    exporter = _exporter(store, server, read=fake_reader(BANDS, batch))
-    exporter.submit(batch, BANDS)
-    server.tasks["T1"]["state"] = "COMPLETED"
-    server.tasks["T2"].update(state="FAILED", error_message="User memory limit exceeded.")
-    server.tasks["T3"]["state"] = "RUNNING"
-    server.hidden.add("T4")
-    del server.tasks["T4"]  # dropped out of the project's history: UNKNOWN
-
-    results = {r.point_id: r for r in exporter.collect(batch, BANDS, 5.0)}
-    assert set(results) == {1, 2, 4}
-    done = results[1]
-    assert isinstance(done, PointStack)
-    assert done.image_ids == [scene(5).image_id, scene(21).image_id]
-    assert done.data["SCL"].dtype == np.uint8
-    assert int(done.data["B4"][1, 32, 32]) == 10 + band_names(batch[0][1], BANDS).index(
-        f"{scene(21).image_id}_B4"
-    )
-    failed = results[2]
-    assert isinstance(failed, PointFailure) and not failed.transient
-    assert "User memory limit exceeded" in failed.message
-    lost = results[4]
-    assert isinstance(lost, PointFailure) and lost.transient
-
-
-def test_read_geotiff_gives_bands_and_descriptions(tmp_path: Path) -> None:
-    path = tmp_path / "00000001.tif"
-    data = np.arange(2 * 4 * 4, dtype=np.uint16).reshape(2, 4, 4)
-    profile = {
-        "driver": "GTiff",
-        "width": 4,
-        "height": 4,
-        "count": 2,
-        "dtype": "uint16",
-        "crs": "EPSG:32633",
-        "transform": Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0),
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
-        dst.descriptions = ("a_B2", "a_SCL")
-    raster = read_geotiff(str(path))
-    assert np.array_equal(raster.array, data)
-    assert list(raster.descriptions) == ["a_B2", "a_SCL"]
-    assert raster.crs == "EPSG:32633" and raster.transform == profile["transform"]
-
-
-def test_drain_polls_until_done_and_bounds_the_wait(ee_offline: Any) -> None:
-    store, server = DictStore(), FakeTasks()
-    batch = _batch(2)
-    exporter = _exporter(store, server, read=fake_reader(BANDS, batch))
-    clock = FakeClock()
-
-    def sleep(seconds: float) -> None:  # the server finishes point 1 during the first wait
-        clock.sleep(seconds)
-        server.tasks["T1"]["state"] = "COMPLETED"
-
-    results = list(
-        exporter.drain(batch, BANDS, 5.0, poll_s=60, timeout_s=150, clock=clock, sleep=sleep)
-    )
-    assert [type(r).__name__ for r in results] == ["PointStack", "PointFailure"]
-    late = results[1]
-    assert late.point_id == 2 and isinstance(late, PointFailure) and late.transient
-    assert clock.sleeps == [60, 60] and len(server.started) == 2
-
-
-def test_request_id_is_stored_before_the_start_call(ee_offline: Any) -> None:
-    store, server = DictStore(), FakeTasks()
-    seen: list[TaskRecord | None] = []
-
-    def start(request_id: str, task: Any) -> str:
-        seen.append(store.get(1))  # what a crash at this very moment would leave behind
-        return server.start(request_id, task)
-
-    exporter = _exporter(store, server)
-    exporter._start = start
-    exporter.submit(_batch(1), BANDS)
-    (before,) = seen
-    assert before is not None and before.request_id == "req-1" and before.task_id == ""
-    assert store.records[1].task_id == "T1" and store.records[1].request_id == "req-1"
-
-
-def test_lost_start_answer_resends_the_same_request_id(ee_offline: Any) -> None:
-    """Crash after the start reached the server, before its answer was stored."""
-    server = FakeTasks()
-    store = DictStore()
-    _exporter(store, server).submit(_batch(1), BANDS)
-    store.records[1] = TaskRecord("req-1", store.records[1].description)  # id never stored
-    server.hidden.add("T1")  # and the listing does not show the task yet
-    exporter = _exporter(store, server)
-    report = exporter.submit(_batch(1), BANDS)
-    assert report.attached == [1] and len(server.started) == 1  # the server refused a 2nd
-    assert server.ids_drawn == 1, "the stored request id was sent again, no new one drawn"
-    server.hidden.clear()
-    assert list(exporter.collect(_batch(1), BANDS, 5.0)) == []  # READY: nothing to read yet
-    assert store.ids[1] == "T1", "found by its description and stored"
-
-
-def test_record_of_another_export_is_not_reused(ee_offline: Any) -> None:
-    store, server = DictStore(), FakeTasks()
-    _exporter(store, server).submit(_batch(1), BANDS)
-    server.tasks["T1"]["state"] = "COMPLETED"
-    pt, scenes = _batch(1)[0]
-    other = [(pt, [*scenes, scene(200)])]  # e.g. --force with other thresholds
-    report = _exporter(store, server).submit(other, BANDS)
-    assert report.started == [1] and store.ids[1] == "T2"
-
-
-def test_drain_starts_a_point_once_and_a_later_drain_resubmits(ee_offline: Any) -> None:
-    store, server = DictStore(), FakeTasks()
-    batch = _batch(2)
-    exporter = _exporter(store, server, read=fake_reader(BANDS, batch))
+def _drain(exporter: BatchExporter, batch: list[Item], server: FakeTasks,
+           finish: Any = None, **kw: Any) -> dict[int, PointStack | PointFailure]:
+    """A drain whose waits let the server finish ``finish(server)`` (default: everything)."""
     clock = FakeClock()
 
     def sleep(seconds: float) -> None:
         clock.sleep(seconds)
-        server.tasks["T1"].update(state="FAILED", error_message="Internal error.")
-        server.tasks["T2"].update(state="FAILED", error_message="User memory limit exceeded.")
+        (finish or _complete_all)(server)
 
-    results = {
-        r.point_id: r
-        for r in exporter.drain(batch, BANDS, 5.0, poll_s=60, timeout_s=600, clock=clock,
-                                sleep=sleep)
-    }
-    assert len(server.started) == 2, "a failed task is not restarted within one drain"
-    transient, deterministic = results[1], results[2]
-    assert isinstance(transient, PointFailure) and transient.transient
-    assert isinstance(deterministic, PointFailure) and not deterministic.transient
-    assert store.records[2].state == "FAILED"
-
-    again = list(exporter.drain(batch[:1], BANDS, 5.0, poll_s=60, timeout_s=0, clock=clock,
-                                sleep=clock.sleep))
-    assert len(server.started) == 3 and store.records[1].submissions == 2
-    assert isinstance(again[0], PointFailure) and "unfinished" in again[0].message
+    kw.setdefault("timeout_s", 3600)
+    results = exporter.drain(batch, BANDS, 5.0, poll_s=60, clock=clock, sleep=sleep, **kw)
+    return {r.point_id: r for r in results}
 
 
-def test_a_wider_export_is_cropped_to_the_patch(ee_offline: Any) -> None:
+def _complete_all(server: FakeTasks) -> None:
+    for task_id, task in server.tasks.items():
+        if task["state"] in ("READY", "RUNNING"):
+            server.complete(task_id)
+
+
+# --- grouping ------------------------------------------------------------------------
+
+
+def test_a_dense_set_gives_groups_of_at_least_100_neighbours_of_one_crs() -> None:
+    pts = lucas_points(1500, east=4432, north=2700)  # across the 12° E zone boundary (32/33)
+    items = [(p, []) for p in pts]
+    groups = group_points(items, 128)
+    zones = {p.grid.epsg for p in pts}
+    assert zones == {32632, 32633}
+    assert sum(len(g) for g in groups) == 1500
+    assert sorted(p.point_id for g in groups for p, _ in g) == sorted(p.point_id for p in pts)
+    for g in groups:
+        assert len({p.grid.epsg for p, _ in g}) == 1, "one CRS per group"
+        assert 100 <= len(g) <= 128
+        xs = [p.grid.x_min for p, _ in g]
+        ys = [p.grid.y_max for p, _ in g]
+        # 128 points of a 2 km grid: a compact block, not a strip across the country
+        assert max(xs) - min(xs) < 60_000 and max(ys) - min(ys) < 60_000
+    assert group_points(list(reversed(items)), 128) == groups, "deterministic"
+
+
+def test_groups_are_cut_evenly() -> None:
+    assert [len(c) for c in even_chunks(list(range(300)), 256)] == [150, 150]
+    assert [len(c) for c in even_chunks(list(range(6000)), 128)] == [128] * 31 + [127] * 16
+
+
+# --- what a task exports --------------------------------------------------------------
+
+
+def test_a_group_exports_each_points_own_scenes_as_a_tfrecord_table(ee_offline: Any) -> None:
+    batch = _batch(6)
+    task = export_task(batch, BANDS, TARGET)
+    config = task.config
+    assert config["fileExportOptions"]["fileFormat"] == "TF_RECORD_TABLE"
+    assert config["fileExportOptions"]["cloudStorageDestination"] == {
+        "bucket": "my-bucket", "filenamePrefix": f"runs/2018/{config['description']}"}
+    assert config["selectors"] == ["point_id", "image_id", *BANDS]
+    assert config["description"] == group_description(batch, BANDS, TARGET)
+    asked = {(int(s.point_id), s.image_id) for s in export_samples(config)}  # checked too
+    assert asked == {(p.point_id, s.image_id) for p, scenes in batch for s in scenes}
+    loads = [a["id"]["constantValue"] for a in invocations(config["expression"], "Image.load")]
+    assert len(loads) == len(set(loads)) == 5, "each scene loaded once for the whole group"
+
+
+def test_points_of_two_zones_are_never_one_export(ee_offline: Any) -> None:
+    west, east = point(1, 48.0, 11.99), point(2, 48.0, 12.01)
+    with pytest.raises(ValueError, match="several CRSs"):
+        export_task([(west, [scene(5)]), (east, [scene(5)])], BANDS, TARGET)
+
+
+# --- values ----------------------------------------------------------------------------
+
+
+def test_batch_stacks_equal_the_fast_paths(ee_offline: Any) -> None:
+    batch = _batch(7)
+    batch.append((point(99, 47.5, 11.999), [scene(40, "32TQT"), scene(41, "33TUN")]))  # zone 32
     store, server = DictStore(), FakeTasks()
-    batch = _batch(1)
-    target = BatchTarget("my-bucket", "runs/2018", margin_px=8)
-    exporter = _exporter(store, server, read=fake_reader(BANDS, batch, margin=8))
-    exporter.target = target
-    exporter.submit(batch, BANDS)
-    image = server.started[0].config["expression"]
-    (rect,) = invocations(image, "GeometryConstructors.Rectangle")
-    assert const(rect["coordinates"]) == [0, 0, 80, 80]
-    (reproject, *_) = invocations(image, "Image.reproject")
-    g = batch[0][0].grid
-    assert const(reproject["crsTransform"]) == [10.0, 0.0, g.x_min - 80, 0.0, -10.0, g.y_max + 80]
-    server.tasks["T1"]["state"] = "COMPLETED"
-    (stack,) = exporter.collect(batch, BANDS, 5.0)
-    assert isinstance(stack, PointStack) and stack.data.shape == (2, 64, 64)
-    names = band_names(batch[0][1], BANDS)
-    assert int(stack.data["B2"][0, 32, 32]) == 10 + names.index(f"{scene(5).image_id}_B2")
+    exporter = _exporter(store, server, group_size=4)
+    results = _drain(exporter, batch, server)
+    clock = FakeClock()
+    fast = GeeSource(GeeSettings(workers=2), compute_pixels=lattice_compute_pixels,
+                     clock=clock, sleep=clock.sleep)
+    reference = {r.point_id: r for r in fast.fetch(batch, BANDS, 5.0)}
+    assert len(server.started) == 3  # zone 33: 4 + 3 points; zone 32: 1
+    assert sorted(results) == sorted(reference) == sorted(p.point_id for p, _ in batch)
+    for pid, got in results.items():
+        want = reference[pid]
+        assert isinstance(got, PointStack) and isinstance(want, PointStack), got
+        assert got.image_ids == want.image_ids == sorted(got.image_ids), "time order"
+        assert got.data.dtype == want.data.dtype and got.data["SCL"].dtype == np.uint8
+        for band in BANDS:
+            assert np.array_equal(got.data[band], want.data[band]), (pid, band)
 
 
-def test_an_export_on_another_grid_is_a_permanent_failure(ee_offline: Any) -> None:
+def test_a_scene_missing_from_the_table_is_dropped_with_the_reason(ee_offline: Any) -> None:
+    batch = _batch(2, lambda i: [scene(5), scene(20)])
     store, server = DictStore(), FakeTasks()
-    batch = _batch(1)
-    good = fake_reader(BANDS, batch)
 
-    def shifted(path: str) -> Raster:
-        raster = good(path)
-        assert raster.transform is not None
-        half_pixel = raster.transform @ Affine.translation(0.5, 0)
-        return Raster(raster.array, raster.descriptions, half_pixel, raster.crs)
+    def finish(srv: FakeTasks) -> None:
+        (config,) = srv.configs.values()
+        kept = [s for s in export_samples(config)
+                if not (s.point_id == "00000001" and s.image_id == scene(20).image_id)]
+        srv.files[("my-bucket", f"runs/2018/{config['description']}.tfrecord.gz")] = (
+            table_bytes(kept))
+        srv.tasks["T1"]["state"] = "COMPLETED"
 
-    exporter = _exporter(store, server, read=shifted)
-    exporter.submit(batch, BANDS)
-    server.tasks["T1"]["state"] = "COMPLETED"
-    (failure,) = exporter.collect(batch, BANDS, 5.0)
-    assert isinstance(failure, PointFailure) and not failure.transient
-    assert "not the patch grid" in failure.message
+    results = _drain(_exporter(store, server), batch, server, finish)
+    one, two = results[1], results[2]
+    assert isinstance(one, PointStack) and one.image_ids == [scene(5).image_id]
+    assert "no patch for this scene" in one.dropped[0].reason
+    assert isinstance(two, PointStack) and len(two.image_ids) == 2
 
 
-def test_drain_keeps_the_queue_under_its_cap(ee_offline: Any) -> None:
+# --- restart safety ----------------------------------------------------------------------
+
+
+def test_request_id_is_stored_for_every_member_before_the_start_call(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+    batch = _batch(5)
+    seen: list[dict[int, TaskRecord]] = []
+
+    def start(request_id: str, task: Any) -> str:
+        seen.append(dict(store.records))  # what a crash at this very moment leaves behind
+        return server.start(request_id, task)
+
+    exporter = _exporter(store, server)
+    exporter._start = start
+    _drain(exporter, batch, server)
+    (before,) = seen
+    assert set(before) == {1, 2, 3, 4, 5}
+    assert {(r.request_id, r.task_id) for r in before.values()} == {("req-1", "")}
+    assert {r.task_id for r in store.records.values()} == {"T1"}
+
+
+def test_kill_after_storing_the_request_id_before_the_start(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+    batch = _batch(5)
+
+    def killed(request_id: str, task: Any) -> str:
+        raise Crash
+
+    exporter = _exporter(store, server)
+    exporter._start = killed
+    with pytest.raises(Crash):
+        _drain(exporter, batch, server)
+    assert server.started == [] and {r.request_id for r in store.records.values()} == {"req-1"}
+
+    results = _drain(_exporter(store, server), batch, server)  # the restarted run
+    assert len(server.started) == 1 and server.ids_drawn == 1, "the stored request id, resent"
+    assert all(isinstance(r, PointStack) for r in results.values()) and len(results) == 5
+
+
+def test_kill_while_storing_the_request_ids_starts_nothing_twice(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+    batch = _batch(5)
+    real_put = store.put
+
+    def put(pid: int, record: TaskRecord) -> None:
+        if store.puts == 2:
+            raise Crash  # two members recorded, three not: the start was never sent
+        real_put(pid, record)
+
+    store.put = put  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        _drain(_exporter(store, server), batch, server)
+    store.put = real_put  # type: ignore[method-assign]
+    results = _drain(_exporter(store, server), batch, server)
+    assert len(server.started) == 1 and server.members("T1") == [1, 2, 3, 4, 5]
+    assert all(isinstance(r, PointStack) for r in results.values())
+
+
+def test_kill_after_the_start_before_the_task_id_is_stored(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+    batch = _batch(5)
+
+    def started_then_killed(request_id: str, task: Any) -> str:
+        server.start(request_id, task)
+        raise Crash  # the answer (the task id) never reached the ledger
+
+    exporter = _exporter(store, server)
+    exporter._start = started_then_killed
+    with pytest.raises(Crash):
+        _drain(exporter, batch, server)
+    assert {r.task_id for r in store.records.values()} == {""}
+
+    results = _drain(_exporter(store, server), batch, server)  # the restarted run
+    assert len(server.started) == 1, "the server refused the request id a second time"
+    assert server.ids_drawn == 1 and server.listings == 1, "found once by its description"
+    assert store.ids == dict.fromkeys(range(1, 6), "T1")
+    assert all(isinstance(r, PointStack) for r in results.values()) and len(results) == 5
+
+
+def test_a_lost_start_answer_not_listed_yet_waits_for_the_next_run(ee_offline: Any) -> None:
     store, server = DictStore(), FakeTasks()
     batch = _batch(3)
-    exporter = _exporter(store, server, read=fake_reader(BANDS, batch))
-    exporter.max_queued = 2
-    clock = FakeClock()
-    queued: list[int] = []
 
-    def sleep(seconds: float) -> None:  # one task finishes per poll
-        clock.sleep(seconds)
-        active = [t for t in server.tasks.values() if t["state"] == "READY"]
-        queued.append(len(active))
-        active[0]["state"] = "COMPLETED"
+    def started_then_killed(request_id: str, task: Any) -> str:
+        server.hidden.add(server.start(request_id, task))  # not in the listing yet
+        raise Crash
 
-    results = list(exporter.drain(batch, BANDS, 5.0, poll_s=60, clock=clock, sleep=sleep))
-    assert sorted(r.point_id for r in results) == [1, 2, 3]
-    assert all(isinstance(r, PointStack) for r in results)
-    assert max(queued) <= 2 and len(server.started) == 3
+    exporter = _exporter(store, server)
+    exporter._start = started_then_killed
+    with pytest.raises(Crash):
+        _drain(exporter, batch, server)
+    results = _drain(_exporter(store, server), batch, server)
+    assert len(server.started) == 1 and server.listings == 1
+    for r in results.values():
+        assert isinstance(r, PointFailure) and r.transient and "run again" in r.message
+    server.hidden.clear()
+    again = _drain(_exporter(store, server), batch, server)
+    assert len(server.started) == 1 and server.ids_drawn == 1
+    assert all(isinstance(r, PointStack) for r in again.values()) and len(again) == 3
 
 
-def test_a_task_listing_that_keeps_failing_is_a_transient_failure(ee_offline: Any) -> None:
+def test_a_restart_re_attaches_by_the_stored_task_id(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+    batch = _batch(6)
+    first = _drain(_exporter(store, server, group_size=3), batch, server,
+                   finish=lambda s: None, timeout_s=0)
+    assert all(isinstance(r, PointFailure) and "re-attach" in r.message for r in first.values())
+    assert len(server.started) == 2
+    again = _drain(_exporter(store, server, group_size=3), batch, server)
+    assert len(server.started) == 2 and server.listings == 0
+    assert all(isinstance(r, PointStack) for r in again.values()) and len(again) == 6
+
+
+def test_another_export_of_a_point_is_not_reused(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+    batch = _batch(2, lambda i: [scene(5)])
+    _drain(_exporter(store, server), batch, server)
+    other = [(p, [*s, scene(200)]) for p, s in batch]  # e.g. --force with other thresholds
+    results = _drain(_exporter(store, server), other, server)
+    assert len(server.started) == 2 and store.ids == {1: "T2", 2: "T2"}
+    assert all(isinstance(r, PointStack) and len(r.image_ids) == 2 for r in results.values())
+
+
+# --- polling -----------------------------------------------------------------------------
+
+
+def test_polls_touch_only_this_runs_tasks_still_in_flight(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+    for i in range(50):
+        server.add(f"other{i}", "RUNNING")  # the project's other work: never looked at
+    batch = _batch(12)
+    exporter = _exporter(store, server, group_size=2, max_in_flight=3)
+
+    def one_per_poll(srv: FakeTasks) -> None:  # the server finishes one of ours per poll
+        ours = [t for t in srv.tasks if t.startswith("T") and srv.tasks[t]["state"] == "READY"]
+        if ours:
+            srv.complete(ours[0])
+
+    answers: list[list[dict[str, Any]]] = []
+
+    def status(ids: list[str]) -> list[dict[str, Any]]:
+        answers.append(server.status(ids))
+        return answers[-1]
+
+    exporter._status = status
+    results = _drain(exporter, batch, server, one_per_poll)
+    assert len(results) == 12 and all(isinstance(r, PointStack) for r in results.values())
+    assert len(server.started) == 6 and server.listings == 0
+    done: set[str] = set()
+    for answer in answers:
+        ids = {t["id"] for t in answer}
+        assert 1 <= len(ids) <= 3 and not any(i.startswith("other") for i in ids)
+        assert not done & ids, "a finished task is never asked for again"
+        done |= {t["id"] for t in answer if t["state"] == "COMPLETED"}
+    assert len(done) == 6
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def test_a_failed_task_is_resubmitted_only_for_its_points_in_smaller_groups(
+    ee_offline: Any,
+) -> None:
+    store, server = DictStore(), FakeTasks()
+    batch = _batch(8)
+    exporter = _exporter(store, server, group_size=4)
+
+    def first_fails(srv: FakeTasks) -> None:
+        srv.fail("T1", "User memory limit exceeded.")
+        srv.complete("T2")
+
+    results = _drain(exporter, batch, server, first_fails)
+    failed = server.members("T1")
+    assert len(failed) == 4 and len(server.started) == 2, "not restarted within one drain"
+    assert all(isinstance(results[p], PointFailure) and results[p].transient for p in failed)
+    assert sum(isinstance(r, PointStack) for r in results.values()) == 4
+
+    left = [item for item in batch if item[0].point_id in failed]  # what the stage retries
+    again = _drain(exporter, left, server)
+    assert len(server.started) == 4
+    assert sorted(server.members("T3") + server.members("T4")) == failed, "only its points"
+    assert len(server.members("T3")) == 2, "halved after a failure"
+    assert all(isinstance(r, PointStack) for r in again.values())
+    assert {store.records[p].submissions for p in failed} == {2}
+
+
+def test_a_single_point_deterministic_failure_is_final(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+    batch = _batch(1)
+    results = _drain(_exporter(store, server), batch, server,
+                     lambda s: s.fail("T1", "User memory limit exceeded."))
+    (failure,) = results.values()
+    assert isinstance(failure, PointFailure) and not failure.transient
+    assert "User memory limit exceeded" in failure.message
+    assert store.records[1].state == "FAILED"
+
+
+def test_a_task_unknown_to_the_server_is_a_transient_failure(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+    results = _drain(_exporter(store, server), _batch(2), server,
+                     lambda s: s.tasks.clear())
+    assert all(isinstance(r, PointFailure) and r.transient and "unknown" in r.message
+               for r in results.values())
+
+
+def test_a_status_query_that_keeps_failing_is_a_transient_failure(ee_offline: Any) -> None:
     store, server = DictStore(), FakeTasks()
 
-    def listing() -> list[dict[str, Any]]:
+    def status(ids: list[str]) -> list[dict[str, Any]]:
         raise ee.EEException("Service Unavailable")
 
     exporter = _exporter(store, server)
-    exporter._list = listing
-    results = list(exporter.drain(_batch(2), BANDS, 5.0, poll_s=60, timeout_s=600,
-                                  clock=FakeClock(), sleep=lambda s: None))
-    assert [r.point_id for r in results] == [1, 2]
-    assert all(isinstance(r, PointFailure) and r.transient for r in results)
-    assert server.started == []
+    exporter._status = status
+    results = _drain(exporter, _batch(2), server)
+    assert sorted(results) == [1, 2]
+    assert all(isinstance(r, PointFailure) and r.transient for r in results.values())
+
+
+def test_an_unreadable_table_is_a_transient_failure_naming_the_object(ee_offline: Any) -> None:
+    store, server = DictStore(), FakeTasks()
+
+    def damaged(srv: FakeTasks) -> None:
+        _complete_all(srv)
+        for key, data in srv.files.items():
+            srv.files[key] = data[: len(data) // 2]
+
+    results = _drain(_exporter(store, server), _batch(2), server, damaged)
+    for r in results.values():
+        assert isinstance(r, PointFailure) and r.transient
+        assert "gs://my-bucket/runs/2018/sen4map_g00000001_2_" in r.message
+
+
+def test_drain_bounds_the_wait_and_defers_what_the_in_flight_cap_holds(
+    ee_offline: Any,
+) -> None:
+    store, server = DictStore(), FakeTasks()
+    exporter = _exporter(store, server, group_size=1, max_in_flight=2)
+    results = _drain(exporter, _batch(3), server, lambda s: None, timeout_s=150)
+    assert len(server.started) == 2
+    started = {p for task_id in server.tasks for p in server.members(task_id)}
+    for pid, r in results.items():
+        assert isinstance(r, PointFailure) and r.transient
+        expected = "unfinished at the batch timeout" if pid in started else "not started"
+        assert expected in r.message
 
 
 def test_ctrl_c_ends_the_wait_within_a_second_and_starts_nothing_more(ee_offline: Any) -> None:
@@ -359,27 +457,27 @@ def test_ctrl_c_ends_the_wait_within_a_second_and_starts_nothing_more(ee_offline
         clock.sleep(seconds)
         pressed.append(True)
 
-    source = GeeBatchSource(gee, _exporter(store, server), clock=clock, sleep=sleep,
-                            stop=lambda: bool(pressed))
+    exporter = _exporter(store, server, group_size=1)
+    source = GeeBatchSource(gee, exporter, clock=clock, sleep=sleep, stop=lambda: bool(pressed))
     assert list(source.fetch(_batch(2), BANDS, 5.0)) == []  # no result: nothing recorded
     assert clock.sleeps == [1.0] and len(server.started) == 2
     assert list(source.fetch(_batch(3)[2:], BANDS, 5.0)) == [] and len(server.started) == 2
 
 
 def test_the_start_call_sends_the_stored_request_id(ee_offline: Any) -> None:
-    """The default start goes through ee.data.exportImage; the HTTP resource is a mock."""
+    """The default start goes through ee.data.exportTable; the HTTP resource is a mock."""
     resource = mock.MagicMock()
-    export = resource.projects.return_value.image.return_value.export
+    export = resource.projects.return_value.table.return_value.export
     export.return_value.execute.return_value = {"name": "projects/my-project/operations/OP1"}
     store = DictStore()
     clock = FakeClock()
     exporter = BatchExporter(store, TARGET, throttle=Throttle(2, clock=clock, sleep=clock.sleep),
-                             list_tasks=list, task_status=lambda ids: [])
+                             task_status=lambda ids: [])
     with apitestcase.UsingCloudApi(cloud_api_resource=resource):
-        report = exporter.submit(_batch(1), BANDS)
-    assert report.started == [1]
-    record = store.records[1]
+        exporter.start(exporter.plan(_batch(3), BANDS).fresh[0], BANDS)
     body = export.call_args.kwargs["body"]
-    assert body["requestId"] == record.request_id and len(record.request_id) == 36  # a uuid
-    assert body["description"] == record.description
-    assert record.task_id == "OP1" and record.state == "READY"
+    (request_id,) = {r.request_id for r in store.records.values()}
+    assert body["requestId"] == request_id and len(request_id) == 36  # a uuid
+    assert body["description"] == store.records[1].description
+    assert body["fileExportOptions"]["fileFormat"] == "TF_RECORD_TABLE"
+    assert {(r.task_id, r.state) for r in store.records.values()} == {("OP1", "READY")}

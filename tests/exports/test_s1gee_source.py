@@ -160,7 +160,7 @@ def test_a_persistent_429_is_a_transient_point_failure(ee_offline: Any) -> None:
     failure = results[1]
     assert isinstance(failure, PointFailure) and failure.transient
     assert "Too many concurrent aggregations" in failure.message
-    assert len(calls) == 3  # the throttle's attempts, then the point is recorded
+    assert len(calls) > 3  # 429s are retried for the quota budget, then the point is recorded
     assert isinstance(results[2], PointStack)  # the other point of the batch is unharmed
 
 

@@ -3,8 +3,9 @@
 Why this boundary: the product reaches Earth Engine only through ``ee.Initialize``,
 ``ee.data.computeValue`` (scene selection), ``ee.data.computePixels`` (the fast path),
 ``ee.data.computeFeatures`` (LUCAS from the catalog),
-``ee.data.exportImage`` / ``getTaskList`` / ``getTaskStatus`` (the batch path) and GDAL's
-``/vsigs/`` (reading exports). The fake replaces exactly those, so everything from the
+``ee.data.exportTable`` / ``getTaskStatus`` / ``listOperations`` (the batch path) and Cloud
+Storage's JSON API (reading the exported tables; ``getTaskList`` is refused: polls must not
+list the project). The fake replaces exactly those, so everything from the
 CLI down to building the ee expressions runs as in production; expressions are built
 against ``ee.apitestcase``'s canned algorithm list.
 
@@ -17,9 +18,9 @@ What it answers, decoded from the requests themselves:
   (crsCode + affineTransform), read from the demo's COGs by the project's COG reader
   (harmonised: the BOA offset removed, as ``S2_SR_HARMONIZED`` does), as NPY with
   ``<system:index>_<band>`` u16 fields, like ``toBands().toUint16()``;
-- exports: the same pixels on the task's grid (``Image.reproject`` transform, clip
-  rectangle), written as a GeoTIFF (no band descriptions) under a local folder served to
-  GDAL by a loopback HTTP server (``CPL_GS_ENDPOINT``) once the task completes.
+- exports: for every (point, scene) the table expression samples, the 65×65 window around
+  the point's pixel on the 10 m lattice, read the same way, written as a GZIP'd TFRecord
+  under a local folder served by a loopback HTTP server once the task completes.
 """
 
 from __future__ import annotations
@@ -33,21 +34,22 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import ee
 import numpy as np
 import pandas as pd
 import pytest
-import rasterio
-from affine import Affine
+from google.auth.credentials import AnonymousCredentials
 
 from exports.gdal_env import gdal_env
+from exports.gee import gcs
 from exports.grid import PatchGrid, patch_grid
 from exports.source import PointRequest, Scene, SceneFilter
 from exports.stac.source import StacSource
 from exports.stac.window_read import read_scene
 from pipeline.demo import DemoArchive
-from tests.exports.gee_fakes import const, invocations, offline_ee
+from tests.exports.gee_fakes import const, export_samples, invocations, offline_ee, table_bytes
 
 COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
@@ -134,10 +136,10 @@ class FakeEarthEngine:
             read = read_scene(scene, bands, {0: grid})
         return {b: a.astype("<u2") for b, a in read.patches.get(0, {}).items()}
 
-    # --- batch path: ee.data.exportImage, getTaskList, getTaskStatus ---------------------
+    # --- batch path: ee.data.exportTable, getTaskStatus, listOperations -----------------
 
-    def export_image(self, request_id: str, config: dict[str, Any]) -> dict[str, Any]:
-        self.calls["exportImage"] += 1
+    def export_table(self, request_id: str, config: dict[str, Any]) -> dict[str, Any]:
+        self.calls["exportTable"] += 1
         with self._lock:
             if request_id in self.requests:
                 raise ee.EEException(f"Request id {request_id} already exists.")
@@ -152,12 +154,15 @@ class FakeEarthEngine:
             self.tasks[task_id]["state"] = "RUNNING"
         return {"name": f"projects/demo-project/operations/{task_id}"}
 
-    def task_list(self) -> list[dict[str, Any]]:
-        self.calls["getTaskList"] += 1
-        return [dict(t) for t in self.tasks.values()]
+    def list_operations(self, project: str | None = None) -> list[dict[str, Any]]:
+        self.calls["listOperations"] += 1
+        return [{"name": f"projects/demo-project/operations/{t['id']}", "done": False,
+                 "metadata": {"state": "RUNNING", "description": t["description"]}}
+                for t in self.tasks.values()]
 
     def task_status(self, ids: list[str]) -> list[dict[str, Any]]:
         self.calls["getTaskStatus"] += 1
+        self.calls["operations touched"] += len(ids)
         return [dict(self.tasks.get(i, {"id": i, "state": "UNKNOWN"})) for i in ids]
 
     def complete_all(self) -> None:
@@ -166,31 +171,23 @@ class FakeEarthEngine:
                 self._complete(task_id)
 
     def _complete(self, task_id: str) -> None:
-        """Write the export's GeoTIFF where GDAL will look for it, then say COMPLETED."""
+        """Write the export's table (GZIP'd TFRecord) where it is read, then say COMPLETED:
+        every (point, scene) the expression samples, its 65×65 window read from the demo's
+        COGs on the lattice, like computePixels on the point's grid."""
         config = self.exports[task_id]
-        image = config["expression"]
-        loads = dict.fromkeys(const(a["id"]) for a in invocations(image, "Image.load"))
-        ids = [name.rsplit("/", 1)[-1] for name in loads]
-        names = list(dict.fromkeys(
-            n for a in invocations(image, "Image.select") for n in const(a["newNames"])))
-        (reproject, *_) = invocations(image, "Image.reproject")
-        a, b, c, d, e, f = const(reproject["crsTransform"])
-        crs = const(reproject["crs"]["functionInvocationValue"]["arguments"]["crs"])
-        (rect,) = invocations(image, "GeometryConstructors.Rectangle")
-        width = const(rect["coordinates"])[2]
-        grid = PatchGrid(int(crs.split(":")[1]), c, f, size=width, pixel=a)
-        data = np.zeros((len(names), width, width), dtype="uint16")
-        for image_id in ids:
-            bands = [n[len(image_id) + 1:] for n in names if n.startswith(f"{image_id}_")]
-            for band, values in self._pixels(image_id, bands, grid).items():
-                data[names.index(f"{image_id}_{band}")] = values
+        samples = export_samples(config)
+        assert config["fileExportOptions"]["fileFormat"] == "TF_RECORD_TABLE"
+
+        def pixels(image_id: str, band: str, x0: float, y0: float, w: int, h: int,
+                   crs: str) -> Any:
+            grid = PatchGrid(int(crs.split(":")[1]), x0, y0, size=w)
+            return self._pixels(image_id, [band], grid)[band]
+
+        data = table_bytes(samples, pixels)
         dest = config["fileExportOptions"]["cloudStorageDestination"]
-        path = self.bucket_dir / dest["bucket"] / f"{dest['filenamePrefix']}.tif"
+        path = self.bucket_dir / dest["bucket"] / f"{dest['filenamePrefix']}.tfrecord.gz"
         path.parent.mkdir(parents=True, exist_ok=True)
-        profile = {"driver": "GTiff", "width": width, "height": width, "count": len(names),
-                   "dtype": "uint16", "crs": crs, "transform": Affine(a, b, c, d, e, f)}
-        with rasterio.open(path, "w", **profile) as dst:
-            dst.write(data)
+        path.write_bytes(data)
         self.tasks[task_id]["state"] = "COMPLETED"
 
 
@@ -207,20 +204,27 @@ def fake_earth_engine(
     try:
         with offline_ee():
             monkeypatch.setattr(ee, "Initialize", fake.initialize)
-            monkeypatch.setattr(ee.data, "get_persistent_credentials", lambda: object())
             monkeypatch.setattr(ee.data, "computeValue", fake.compute_value)
             monkeypatch.setattr(ee.data, "computePixels", fake.compute_pixels)
             monkeypatch.setattr(ee.data, "computeFeatures", fake.compute_features)
-            monkeypatch.setattr(ee.data, "exportImage", fake.export_image)
-            monkeypatch.setattr(ee.data, "getTaskList", fake.task_list)
+            monkeypatch.setattr(ee.data, "get_persistent_credentials", AnonymousCredentials)
+            monkeypatch.setattr(ee.data, "exportTable", fake.export_table)
+            monkeypatch.setattr(ee.data, "listOperations", fake.list_operations)
             monkeypatch.setattr(ee.data, "getTaskStatus", fake.task_status)
-            # GDAL's /vsigs/ to the loopback bucket (GDAL reads its options from the env).
-            monkeypatch.setenv("CPL_GS_ENDPOINT", f"http://127.0.0.1:{server.server_port}/")
-            monkeypatch.setenv("GS_NO_SIGN_REQUEST", "YES")
+            monkeypatch.setattr(ee.data, "getTaskList", _refused("getTaskList"))
+            # Cloud Storage's JSON API (the table read-back) at the loopback bucket.
+            monkeypatch.setattr(gcs, "GCS_API", f"http://127.0.0.1:{server.server_port}")
             yield fake
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _refused(name: str) -> Any:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"ee.data.{name}: the batch path must not list the project")
+
+    return refuse
 
 
 def _features(lucas_csv: Path) -> list[dict[str, Any]]:
@@ -292,15 +296,25 @@ def _request_grid(grid: dict[str, Any]) -> PatchGrid:
                      pixel=affine["scaleX"])
 
 
+def _object_path(url_path: str) -> str:
+    """``/storage/v1/b/<bucket>/o/<object, %-quoted>?alt=media`` → ``<bucket>/<object>``."""
+    path = url_path.split("?")[0]
+    match = re.fullmatch(r"/storage/v1/b/([^/]+)/o/(.+)", path)
+    if match:
+        return f"{unquote(match.group(1))}/{unquote(match.group(2))}"
+    return path.lstrip("/")
+
+
 def _bucket_handler(root: Path) -> type[BaseHTTPRequestHandler]:
-    """GET (with a single Range) and HEAD of the files under ``root``: what /vsigs/ needs."""
+    """GET (with a single Range) and HEAD of the files under ``root``, by the JSON API's
+    media path (what :mod:`exports.gee.gcs` asks for)."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
 
         def _data(self) -> bytes | None:
-            path = root / self.path.split("?")[0].lstrip("/")
+            path = root / _object_path(self.path)
             if not path.is_file():
                 self.send_response(404)
                 self.send_header("Content-Length", "0")

@@ -119,3 +119,14 @@ def test_another_sources_table_is_kept_for_later_but_its_flat_keys_are_refused(
     with pytest.raises(ConfigError, match=r"flag --gcs-bucket applies to --source gee, not "
                        r"stac \(the default\): drop it, or choose --source gee"):
         build_config({}, {"out": tmp_path, "gcs_bucket": "b"}, None)
+
+
+def test_gee_group_size_is_a_whole_number_of_points(tmp_path: Path) -> None:
+    base = {"out": tmp_path, "source": "gee", "mode": "batch", "gcs_bucket": "b"}
+    assert build_config({}, base, None).source_options.gee_group_size == 128
+    cfg = build_config({}, {**base, "gee_group_size": 256}, None)
+    assert cfg.source_options.gee_group_size == 256
+    for wrong in (0, 5000, "many", True):
+        with pytest.raises(ConfigError, match=r"--gee-group-size: invalid value .*whole "
+                           "number of points from 1 to 1000"):
+            build_config({}, {**base, "gee_group_size": wrong}, None)

@@ -20,6 +20,7 @@ from exports.gee import source as gee_source
 from pipeline.cli import main
 from pipeline.demo import DemoArchive
 from pipeline.ledger import LEDGER_NAME, Ledger
+from tests.exports.gee_fakes import export_samples
 from tests.pipeline.fake_earth_engine import fake_earth_engine
 from tests.pipeline.h5compare import content
 
@@ -55,7 +56,7 @@ def test_gee_run_writes_the_stac_runs_file(
     ]
     assert fake.calls["computeValue"] == 1, "the points' scenes in one selection call"
     assert fake.calls["computePixels"] == len(demo.point_ids), "one request per point"
-    assert fake.calls["exportImage"] == 0
+    assert fake.calls["exportTable"] == 0
 
 
 def _short_batch_wait(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,19 +77,23 @@ def test_batch_run_resumes_a_ledger_with_running_tasks_without_starting_new_ones
         fake.finish_tasks = False
         first = runner.invoke(main, args)  # every task still running at the timeout
         assert first.exit_code == 1, first.output
-        assert fake.calls["exportImage"] == len(demo.point_ids)
+        zones = sorted({s.crs for c in fake.exports.values() for s in export_samples(c)})
+        assert zones == ["EPSG:32632", "EPSG:32633"]
+        assert fake.calls["exportTable"] == 2, "the country's 8 points: one task per UTM zone"
         with Ledger(out / LEDGER_NAME) as ledger:
-            assert ledger.task_counts() == {"READY": len(demo.point_ids)}
+            assert ledger.task_counts() == {"RUNNING": len(demo.point_ids)}  # per point
         status = runner.invoke(main, ["status", "--out", str(out)])
         assert "Earth Engine export task state" in status.output
-        assert re.search(r"READY\s*│\s*8", status.output)
+        assert re.search(r"RUNNING\s*│\s*8", status.output)
         assert "batch timeout" in status.output
 
         fake.complete_all()
         second = runner.invoke(main, args)
         assert second.exit_code == 0, second.output
-        assert fake.calls["exportImage"] == len(demo.point_ids), "no task started again"
-        assert len(fake.tasks) == len(demo.point_ids)
+        assert fake.calls["exportTable"] == 2, "no task started again"
+        assert len(fake.tasks) == 2 and fake.calls["listOperations"] == 0
+        # every poll asked for the two tasks in flight, nothing else of the project
+        assert fake.calls["operations touched"] == 2 * fake.calls["getTaskStatus"]
     assert_same_data(out / "2018" / "AT.h5", reference)
     with Ledger(out / LEDGER_NAME) as ledger:
         assert ledger.task_counts() == {"COMPLETED": len(demo.point_ids)}

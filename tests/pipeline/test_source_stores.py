@@ -22,13 +22,15 @@ def test_records_round_trip_and_are_counted_by_state(tmp_path: Path) -> None:
         assert store.get(1) is None
         pending = TaskRecord("req-1", "sen4map_00000001_abc")
         store.put(1, pending)
-        store.put(2, TaskRecord("req-2", "sen4map_00000002_def", "T2", "RUNNING", 2, ""))
+        store.put(2, TaskRecord("req-2", "sen4map_g00000002_5_def", "T2", "RUNNING", 2, "",
+                                "m2"))
         assert store.get(1) == pending and store.get(1).state == "SUBMITTING"  # type: ignore[union-attr]
         assert ledger.task_counts() == {"RUNNING": 1, "SUBMITTING": 1}
         assert LedgerTaskStore(ledger, 2022).get(1) is None, "keys are per survey year"
     with Ledger(tmp_path / "ledger.sqlite") as ledger:  # committed: survives a restart
         record = LedgerTaskStore(ledger, 2018).get(2)
-        assert record == TaskRecord("req-2", "sen4map_00000002_def", "T2", "RUNNING", 2, "")
+        assert record == TaskRecord("req-2", "sen4map_g00000002_5_def", "T2", "RUNNING", 2, "",
+                                    "m2"), "the member digest too: re-attaching checks it"
 
 
 def test_a_ledger_of_the_first_release_gets_the_new_task_columns(tmp_path: Path) -> None:
