@@ -58,7 +58,7 @@ def fingerprint(model: str, cfg: BenchmarkConfig, data: BenchmarkData) -> str:
         "params": dataclasses.asdict(cfg.params[model]),
         "train": train,
         "classes": list(data.classes),
-        "mask_classes": sorted(cfg.mask_classes),
+        "composites": cfg.rule.key(),
         "files": {c: f["sha256"] for c, f in data.summary["files"].items()},
         "names": _digest(data.names),
         "labels": _digest(data.y),
