@@ -125,6 +125,7 @@ def _run_locked(
         "seed": cfg.seed,
         "versions": versions(),
         "classes": list(data.classes),
+        "legend_name": str(getattr(legend_obj, "name", cfg.legend)),
         "data": data.summary,
         "models": results,
         "failed": [m for m, r in results.items() if "error" in r],
