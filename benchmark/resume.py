@@ -50,6 +50,7 @@ def fingerprint(model: str, cfg: BenchmarkConfig, data: BenchmarkData) -> str:
     reuses the forest.
     """
     train = dataclasses.asdict(cfg.train)
+    del train["workers"]  # speed, not results
     if not model_spec(model).epoch_training:
         train = {"seed": cfg.train.seed}
     installed = versions()
