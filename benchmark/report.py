@@ -178,7 +178,8 @@ def _errors_section(data: dict[str, Any]) -> list[str]:
 
 def _training_section(data: dict[str, Any]) -> list[str]:
     lines = ["## Training", "", "| Model | train / val / test | epochs run | best epoch | "
-             "fit s | predict s | run |", "|---|---|---|---|---|---|---|"]
+             "fit s | predict s | device, precision | batch, lr | train samples/s | "
+             "predict points/s | run |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for model, r in _ok_models(data).items():
         t = r["training"]
         if r.get("reused"):
@@ -187,10 +188,14 @@ def _training_section(data: dict[str, Any]) -> list[str]:
             how = f"resumed after epoch {t['resumed_after_epoch']}"
         else:
             how = "this run"
+        device = f"{t['device']}, {t['precision']}" if "precision" in t else "-"
+        batch = f"{t['batch_size']}, {t['learning_rate']:.2e}" if "batch_size" in t else "-"
         lines.append(
             f"| {model} | {t['n_train']} / {t['n_val']} / {r['n_test']} | "
             f"{t.get('epochs_run', '-')} | {t.get('best_epoch', '-')} | {t['seconds']} | "
-            f"{r['predict_seconds']} | {how} |"
+            f"{r['predict_seconds']} | {device} | {batch} | "
+            f"{t.get('train_samples_per_s') or '-'} | {r.get('predict_points_per_s') or '-'} "
+            f"| {how} |"
         )
     for model, r in data["models"].items():
         if "error" in r:
