@@ -102,9 +102,11 @@ class TorchClassifier:
                  batches: list[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches on the device: through a DataLoader, or gathered here."""
         ds = BatchSet(x, y, batches)
+        # The loader's own generator: its worker seed is then not drawn from torch's global
+        # generator (dropout's), so the loader changes speed, never the trained weights.
         source: Iterable[tuple[torch.Tensor, torch.Tensor]] = (
-            loader(ds, None, self.device, self.workers) if self.use_loader
-            else (ds[i] for i in range(len(ds)))
+            loader(ds, None, self.device, self.workers, generator=torch.Generator())
+            if self.use_loader else (ds[i] for i in range(len(ds)))
         )
         for xb, yb in source:
             yield (xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True))
