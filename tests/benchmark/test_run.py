@@ -159,3 +159,15 @@ def test_missing_extra_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch → ImportError
     with pytest.raises(deps.MissingExtraError, match=r"pip install torch==2.13.0"):
         check_extras(("rf", "vit"))
+
+
+def test_composite_flags_make_the_rule(tmp_path: Path) -> None:
+    base = {"data_dir": tmp_path, "out_dir": tmp_path, "models": ("rf",)}
+    assert BenchmarkConfig(**base).rule.empty_months == "interpolate"
+    assert 11 in BenchmarkConfig(**base).rule.mask_classes  # snow
+    reader = BenchmarkConfig(**base, composite="reader").rule
+    assert (reader.mode, reader.empty_months) == ("reader", "year-median")
+    masked = BenchmarkConfig(**base, empty_months="year-median").rule
+    assert masked.key() != BenchmarkConfig(**base).rule.key() != reader.key()
+    with pytest.raises(ConfigError, match="--composite reader fills an empty month"):
+        BenchmarkConfig(**base, composite="reader", empty_months="interpolate")
