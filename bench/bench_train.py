@@ -209,14 +209,14 @@ def main() -> None:
     for legend in SPLITS:
         n_train, n_val, n_test = SPLITS[legend]
         loaded = args.epochs * (n_train + n_val) + 9 * n_test  # inputs gathered
-        hours = {}
+        bounds: dict[str, tuple[float, str]] = {}
         for m, f in flops.items():
             compute = (args.epochs * (3 * n_train + n_val) + 9 * n_test) * f / (
                 args.gpu_tflops * 1e12)
             loading = loaded / (gathers[m] * args.gpu_workers)
-            hours[m] = (max(compute, loading) / 3600, "compute" if compute > loading else "load")
-        cells = ", ".join(f"{m} {60 * h:.1f} min ({why})" for m, (h, why) in hours.items())
-        print(f"  {legend}: {cells}; all networks {sum(h for h, _ in hours.values()):.2f} h")
+            bounds[m] = (max(compute, loading) / 3600, "compute" if compute > loading else "load")
+        cells = ", ".join(f"{m} {60 * h:.1f} min ({why})" for m, (h, why) in bounds.items())
+        print(f"  {legend}: {cells}; all networks {sum(h for h, _ in bounds.values()):.2f} h")
 
 
 if __name__ == "__main__":

@@ -107,11 +107,13 @@ def fill_shares(composites: PooledComposites, index: np.ndarray,
     there), over the points ``index``; read in chunks, since the masks of the EU are GBs."""
     out: dict[str, float] = {}
     for kind, (attr, view) in _FILL_VIEWS.items():
+        def cut(c: comp.Composites, i: np.ndarray, attr: str = attr,
+                view: tuple[slice | int, ...] = view) -> np.ndarray:
+            return np.asarray(getattr(c, attr)[i][(slice(None), *view)])
+
         total, filled = 0, 0
         for start in range(0, len(index), chunk):
-            part = composites.select(
-                lambda c, i, attr=attr, view=view: getattr(c, attr)[i][(slice(None), *view)],
-                index[start:start + chunk])
+            part = composites.select(cut, index[start:start + chunk])
             total += part.size
             filled += int(part.sum())
         out[kind] = filled / total if total else 0.0
