@@ -3,8 +3,9 @@
 One file per country and composite kind (``<CC>.monthly.<key>.h5``, ``<CC>.annual.<key>.h5``,
 each holding ``names``, ``values`` and the ``filled`` mask) plus the points' attribute
 table (``<CC>.points.<key>.json``). The key hashes the HDF5 file's content (SHA-256), the
-masked SCL classes and the composite format version, so the cache is invalidated when the
-HDF5 changes or the masking flag does, and never otherwise. Hashing a multi-GB file takes
+composite rule (``--composite``, masked SCL classes, ``--empty-months``) and the composite
+format version, so the cache is invalidated when the HDF5 changes or the rule does, and
+never otherwise. Hashing a multi-GB file takes
 seconds, so the digest itself is memoised per (path, size, mtime) in ``digests.json``.
 
 Why HDF5 and memory maps: the EU's composites (~150 KB per point, 50 GB for 335,000
@@ -36,7 +37,7 @@ from lucas.safe_files import atomic_write_text, remove_leftovers, replace_togeth
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # bump when the composite algorithm, the region or the file layout changes
+CACHE_VERSION = 3  # bump when the composite algorithm, the region or the file layout changes
 KINDS = ("monthly", "annual")
 _HINT = "free space there or choose another --cache-dir"
 
@@ -79,9 +80,9 @@ def file_sha256(path: Path, memo_dir: Path | None = None) -> str:
     return value
 
 
-def cache_key(sha256: str, mask_classes: Iterable[int]) -> str:
+def cache_key(sha256: str, rule: comp.CompositeRule | Iterable[int]) -> str:
     """Short key naming one cached composite set."""
-    text = f"v{CACHE_VERSION}|{sha256}|{sorted(set(mask_classes))}|{comp.BANDS}"
+    text = f"v{CACHE_VERSION}|{sha256}|{comp.as_rule(rule).key()}|{comp.BANDS}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -126,18 +127,18 @@ def _warn_lacking_bands(path: Path, n_points: int) -> tuple[str, ...]:
 
 
 def build_country(
-    path: Path, mask_classes: Iterable[int], sha256: str = "", batch_size: int = 64
+    path: Path, rule: comp.CompositeRule | Iterable[int], sha256: str = "", batch_size: int = 64
 ) -> CountryData:
     """Read a country file and compute its composites in memory (no cache).
 
     For small files, tests and benchmarks; ``load_country`` streams to the cache instead.
     """
-    mask_classes = tuple(mask_classes)
+    rule = comp.as_rule(rule)
     names: list[str] = []
     attrs: list[dict[str, Any]] = []
     parts: list[comp.Composites] = []
     for batch in read_batches(path, batch_size=batch_size):
-        parts.append(comp.composite_batch(batch.stacks, batch.months, mask_classes))
+        parts.append(rule.apply(batch.stacks, batch.months))
         names.extend(batch.names)
         attrs.extend(batch.attrs)
     return CountryData(
@@ -152,15 +153,16 @@ def build_country(
 
 
 def load_country(
-    path: Path, mask_classes: Iterable[int], cache_dir: Path | None, batch_size: int = 64
+    path: Path, rule: comp.CompositeRule | Iterable[int], cache_dir: Path | None,
+    batch_size: int = 64,
 ) -> CountryData:
     """A country's composites, from ``cache_dir`` when valid, else computed and cached."""
-    mask_classes = tuple(mask_classes)
+    rule = comp.as_rule(rule)
     sha = file_sha256(path, cache_dir)
     if cache_dir is None:
-        return build_country(path, mask_classes, sha, batch_size)
+        return build_country(path, rule, sha, batch_size)
     country = _country_of(path)
-    key = cache_key(sha, mask_classes)
+    key = cache_key(sha, rule)
     paths = _paths(cache_dir, country, key)
     if all(p.exists() for p in paths.values()):
         try:
@@ -168,7 +170,7 @@ def load_country(
         except (OSError, ValueError, KeyError) as e:
             log.warning("cache for %s unreadable (%s): rebuilding", country, e)
     _remove_dead_temps(cache_dir, country)
-    _write_cached(path, mask_classes, batch_size, paths)
+    _write_cached(path, rule, batch_size, paths)
     for stale in cache_dir.glob(f"{country}.*.*"):
         if stale not in paths.values() and stale.suffix in (".h5", ".npz", ".json"):
             stale.unlink(missing_ok=True)
@@ -187,14 +189,14 @@ def _create_kind_file(target: Path, n: int, shape: tuple[int, ...], meta: dict[s
 
 
 def _write_cached(
-    path: Path, mask_classes: tuple[int, ...], batch_size: int, paths: dict[str, Path]
+    path: Path, rule: comp.CompositeRule, batch_size: int, paths: dict[str, Path]
 ) -> None:
     """Composite ``path`` batch by batch straight into the cache files (temp, then rename)."""
     names = point_names(path)
     n = len(names)
     side = (comp.REGION_SIZE, comp.REGION_SIZE)
     meta = {"cache_version": CACHE_VERSION, "source": str(path),
-            "mask_classes": list(mask_classes), "bands": list(comp.BANDS)}
+            "rule": rule.key(), "bands": list(comp.BANDS)}
     tmps = {kind: _tmp_name(p) for kind, p in paths.items()}
     attrs: list[dict[str, Any]] = []
     try:
@@ -203,7 +205,7 @@ def _write_cached(
                 _create_kind_file(tmps["annual"], n, side, meta) as annual:
             done = 0
             for batch in read_batches(path, batch_size=batch_size):
-                part = comp.composite_batch(batch.stacks, batch.months, mask_classes)
+                part = rule.apply(batch.stacks, batch.months)
                 rows = slice(done, done + len(batch))
                 for f, values, filled in ((monthly, part.monthly, part.monthly_filled),
                                           (annual, part.annual, part.annual_filled)):

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from benchmark.composites import DEFAULT_MASK_CLASSES
+from benchmark.composites import COMPOSITE_MODES, DEFAULT_MASK_CLASSES, EMPTY_MONTH_FILLS
 from benchmark.legend_apply import ACCEPTED as LEGENDS
 from benchmark.models.registry import list_models
 
@@ -93,12 +93,27 @@ def _summary(metrics: dict[str, Any]) -> None:
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with {train,val,test}_keys.txt (default: random 70/15/15 per country).")
 @click.option("--epochs", default=100, show_default=True, type=click.IntRange(min=1))
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=None, type=click.IntRange(min=1),
+              help="Points per batch (default: 256 for --task sen4map, sized for a GPU; 64 "
+              "for --task multilabel).")
+@click.option("--lr-scaling", type=click.Choice(["sqrt", "linear", "none"]), default="sqrt",
+              show_default=True,
+              help="--task sen4map: the paper's learning rates hold at batch 64; at another "
+              "--batch-size they are scaled by √(batch/64), batch/64, or not at all.")
 @click.option("--device", default="auto", show_default=True,
               help="auto (a GPU when present, else CPU), cpu, cuda, cuda:1, …")
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option("--mask-classes", default=",".join(map(str, DEFAULT_MASK_CLASSES)),
-              show_default=True, help="SCL classes masked before compositing.")
+              show_default=True,
+              help="SCL classes masked before compositing (--composite masked).")
+@click.option("--composite", type=click.Choice(COMPOSITE_MODES), default="masked",
+              show_default=True,
+              help="masked (leave out --mask-classes observations) or reader (the public "
+              "Sen4Map reader's rule: values where SCL < 9, masked values 0 in the median, "
+              "an empty month takes the year's median), to match the released numbers.")
+@click.option("--empty-months", type=click.Choice(EMPTY_MONTH_FILLS), default=None,
+              help="A month without a clear observation: interpolated between clear months "
+              "(default for --composite masked) or the year's median (the reader's rule).")
 @click.option("--cache-dir", default=DEFAULT_CACHE, show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Where composites are cached (one file per country and kind).")
@@ -116,8 +131,8 @@ def _summary(metrics: dict[str, Any]) -> None:
 @click.option("--learning-rate", default=1e-3, show_default=True,
               type=click.FloatRange(min=0, min_open=True),
               help="--task multilabel: Adam's learning rate (the paper's 1e-3).")
-@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
-              help="--task multilabel: DataLoader worker processes (a few on a GPU machine).")
+@click.option("--workers", default=None, type=click.IntRange(min=0),
+              help="DataLoader worker processes (default: 4 on a GPU, 0 on the CPU).")
 @click.option("--vgg-init", type=click.Choice(["slim", "torchvision"]), default="slim",
               show_default=True,
               help="--task multilabel: VGG's initial weights: slim (Glorot-uniform, the paper's "
@@ -132,17 +147,20 @@ def benchmark(
     out_dir: Path,
     split_keys: Path | None,
     epochs: int,
-    batch_size: int,
+    batch_size: int | None,
+    lr_scaling: str,
     device: str,
     seed: int,
     mask_classes: str,
+    composite: str,
+    empty_months: str | None,
     cache_dir: Path,
     force: bool,
     task: str,
     modality: str,
     patience: int,
     learning_rate: float,
-    workers: int,
+    workers: int | None,
     vgg_init: str,
 ) -> None:
     """Composites → legend → split → models → metrics report (paper Tables III–V); with
@@ -150,7 +168,7 @@ def benchmark(
     if task == "multilabel":
         given = ctx.get_parameter_source("models") != click.core.ParameterSource.DEFAULT
         _multilabel(data_dir, out_dir, _csv(models) if given else ("resnet50",), modality,
-                    MultiLabelTrainArgs(epochs, batch_size, device, seed, patience,
+                    MultiLabelTrainArgs(epochs, batch_size or 64, device, seed, patience,
                                         learning_rate, workers, vgg_init),
                     cache_dir, force)
         return
@@ -170,8 +188,11 @@ def benchmark(
         models=_csv(models),
         split_keys=split_keys,
         mask_classes=_ints(mask_classes),
+        composite=composite,
+        empty_months=empty_months,
         cache_dir=cache_dir,
-        train=TrainParams(epochs=epochs, batch_size=batch_size, device=device, seed=seed),
+        train=TrainParams(epochs=epochs, batch_size=batch_size or TrainParams.batch_size,
+                          device=device, seed=seed, lr_scaling=lr_scaling, workers=workers),
     )
     metrics = run(cfg, legend=legend_obj, force=force,
                   progress=lambda message: click.echo(f"· {message}", err=True))
@@ -190,7 +211,7 @@ class MultiLabelTrainArgs:
     seed: int
     patience: int
     learning_rate: float = 1e-3
-    workers: int = 0
+    workers: int | None = None
     vgg_init: str = "slim"
 
 

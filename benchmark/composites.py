@@ -6,6 +6,14 @@ month; here a batch of points becomes one padded int32 array of month-tagged val
 sort along time orders every month of every pixel and band at once, and each median is a
 gather, so the cost is a few numpy calls per batch (see ``bench/bench_composites.py``).
 
+Two rules (``CompositeRule``): ``masked`` (the default) leaves out observations whose SCL
+class is masked (no data, saturated, shadow, cloud, cirrus, snow) and fills a month without
+any clear one by interpolation or with the year's median; ``reader`` reproduces the public
+Sen4Map reader (terratorch ``Sen4MapDatasetMonthlyComposites``), which made the released
+numbers: a value is kept where ``SCL < 9``, masked values stay in the median as 0, the
+median of an even count is the lower middle value (``torch.median``), and a month without
+acquisition takes the median of all the year's acquisitions.
+
 Conventions (ARCHITECTURE.md "Patch grid"): the models need the 15×15 crop around the point's
 pixel and the 9 one-pixel shifts of that crop (3×3 window metric), so only the 17×17 region
 around that pixel is composited. Which pixel holds the point is a fact of each file
@@ -22,7 +30,11 @@ import numpy as np
 from exports.grid import SEN4MAP_GRID
 
 BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
-DEFAULT_MASK_CLASSES: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
+# SCL: 0 no data, 1 saturated, 3 cloud shadow, 8/9 cloud medium/high, 10 cirrus, 11 snow.
+DEFAULT_MASK_CLASSES: tuple[int, ...] = (0, 1, 3, 8, 9, 10, 11)
+COMPOSITE_MODES: tuple[str, ...] = ("masked", "reader")
+EMPTY_MONTH_FILLS: tuple[str, ...] = ("interpolate", "year-median")
+READER_CLEAR_BELOW = 9  # the reader keeps a value where SCL < 9
 N_MONTHS = 12
 CROP = 15  # ViT / ViViT input side
 HALF_REGION = CROP // 2 + 1  # 8: room for the crop shifted by one pixel either way
@@ -43,7 +55,8 @@ class Composites:
     """Composites of N points over the 17×17 region, reflectance × 10000 as float32.
 
     ``*_filled`` is True where a pixel had no clear observation in that month (or year) and
-    the value was interpolated (or set to 0): a feature mask models or analyses may use.
+    the value was filled (interpolated, the year's median, or 0); under the reader rule,
+    where the month had no acquisition: a feature mask models or analyses may use.
     """
 
     monthly: np.ndarray  # (N, 12, 17, 17, B)
@@ -191,11 +204,19 @@ def fill_months(monthly: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return filled, was_nan
 
 
+def fill_with_year(monthly: np.ndarray, annual: np.ndarray) -> np.ndarray:
+    """NaN months (last axis) take the year's median ``annual`` (one axis less); 0 where
+    the year had no clear observation either (the ``year-median`` fill)."""
+    year = np.nan_to_num(annual, nan=0.0)[..., None]
+    return np.where(np.isnan(monthly), year, monthly).astype(np.float32)
+
+
 def composite_batch(
     stacks: Sequence[np.ndarray],
     months: Sequence[np.ndarray],
     mask_classes: Iterable[int] = DEFAULT_MASK_CLASSES,
     bands: Sequence[str] = BANDS,
+    empty_months: str = "interpolate",
 ) -> Composites:
     """Monthly and annual composites of a batch of points.
 
@@ -221,24 +242,136 @@ def composite_batch(
     keys.sort(axis=-1)
     monthly = _median_of_runs(keys, start, count)  # (N, B, P, 12)
     monthly_missing = (count == 0).all(axis=1)  # (N, P, 12): no band clear
-    monthly, _ = fill_months(monthly)
     values.sort(axis=-1)
     annual = _median_of_runs(
         values, np.zeros((n, 1, 1, 1), dtype=np.int64), count.sum(axis=-1, keepdims=True)
     )[..., 0]  # (N, B, P)
+    if empty_months == "year-median":
+        monthly = fill_with_year(monthly, annual)
+    elif empty_months == "interpolate":
+        monthly, _ = fill_months(monthly)
+    else:
+        raise ValueError(f"empty_months {empty_months!r}: choose {EMPTY_MONTH_FILLS}")
     annual_missing = np.isnan(annual).all(axis=1)
+    return _shaped(monthly, monthly_missing, annual, annual_missing, height, width, len(bands))
+
+
+def _shaped(
+    monthly: np.ndarray, monthly_missing: np.ndarray, annual: np.ndarray,
+    annual_missing: np.ndarray, height: int, width: int, n_bands: int,
+) -> Composites:
+    """Composites from the (N, B, P, 12) / (N, P, 12) / (N, B, P) / (N, P) work layout."""
+    n = monthly.shape[0]
     return Composites(
         monthly=np.ascontiguousarray(
-            monthly.transpose(0, 3, 2, 1).reshape(n, N_MONTHS, height, width, len(bands))
+            monthly.transpose(0, 3, 2, 1).reshape(n, N_MONTHS, height, width, n_bands)
         ),
         monthly_filled=np.ascontiguousarray(
             monthly_missing.transpose(0, 2, 1).reshape(n, N_MONTHS, height, width)
         ),
         annual=np.ascontiguousarray(
-            np.nan_to_num(annual, nan=0.0).transpose(0, 2, 1).reshape(n, height, width, len(bands))
+            np.nan_to_num(annual, nan=0.0).transpose(0, 2, 1).reshape(n, height, width, n_bands)
         ),
         annual_filled=annual_missing.reshape(n, height, width),
     )
+
+
+def reader_batch(
+    stacks: Sequence[np.ndarray], months: Sequence[np.ndarray], bands: Sequence[str] = BANDS
+) -> Composites:
+    """Monthly and annual composites by the public reader's rule (module docstring).
+
+    The same sorted-run technique as ``composite_batch``: no observation is left out (a
+    masked one holds 0), so every run's length is the month's number of acquisitions, the
+    same for every pixel. The annual composite (the reader has none; the ViT needs one) is
+    the same rule over the whole year, which is also what an empty month takes. A band the
+    file lacks is 0, as a masked value.
+    """
+    if len(stacks) != len(months):
+        raise ValueError(f"{len(stacks)} stacks but {len(months)} month vectors")
+    if not stacks:
+        return concat([])
+    height, width = stacks[0].shape[1:]
+    n, n_steps = len(stacks), max((len(m) for m in months), default=0) or 1
+    pixels = height * width
+    step_months = np.full((n, n_steps), _PAD_MONTH, dtype=np.int32)
+    keys = np.full((n, len(bands), pixels, n_steps), (_PAD_MONTH << _VALUE_BITS) | _MASKED,
+                   dtype=np.int32)
+    for i, (stack, point_months) in enumerate(zip(stacks, months, strict=True)):
+        if stack.shape[0] != len(point_months):
+            raise ValueError(f"point {i}: {stack.shape[0]} time steps, {len(point_months)} months")
+        t = stack.shape[0]
+        if t == 0:
+            continue
+        order = np.argsort(point_months, kind="stable")
+        step_months[i, :t] = np.asarray(point_months)[order]
+        ordered = stack[order].reshape(t, -1)
+        kept = ordered["SCL"] < READER_CLEAR_BELOW
+        high = (step_months[i, :t] << _VALUE_BITS)[:, None]
+        names = ordered.dtype.names or ()
+        for b, band in enumerate(bands):
+            value = (np.where(kept, ordered[band], 0).astype(np.int32) if band in names
+                     else np.zeros(ordered.shape, dtype=np.int32))
+            keys[i, b, :, :t] = (value | high).T
+    month_ids = np.arange(1, N_MONTHS + 1)
+    per_month = (step_months[:, :, None] == month_ids).sum(axis=1)  # (N, 12)
+    start = (step_months[:, :, None] < month_ids).sum(axis=1)[:, None, None, :]
+    steps = (step_months <= N_MONTHS).sum(axis=1)  # (N,)
+    values = keys & _MASKED
+    keys.sort(axis=-1)
+    values.sort(axis=-1)
+    count = np.broadcast_to(per_month[:, None, None, :], (n, len(bands), pixels, N_MONTHS))
+    lower = start + (np.maximum(count, 1) - 1) // 2  # torch.median: the lower middle value
+    monthly = (_gather(keys, np.minimum(lower, n_steps - 1)) & _MASKED).astype(np.float32)
+    year_index = np.broadcast_to(((np.maximum(steps, 1) - 1) // 2)[:, None, None, None],
+                                 (n, len(bands), pixels, 1))
+    annual = (_gather(values, year_index)[..., 0] & _MASKED).astype(np.float32)
+    annual[steps == 0] = 0.0
+    monthly = np.where(count == 0, annual[..., None], monthly).astype(np.float32)
+    monthly_missing = np.broadcast_to((per_month == 0)[:, None, :], (n, pixels, N_MONTHS))
+    annual_missing = np.broadcast_to((steps == 0)[:, None], (n, pixels))
+    return _shaped(monthly, monthly_missing, annual, annual_missing, height, width, len(bands))
+
+
+@dataclass(frozen=True)
+class CompositeRule:
+    """How observations become composites: recorded in the report and the cache key."""
+
+    mode: str = "masked"  # COMPOSITE_MODES
+    mask_classes: tuple[int, ...] = DEFAULT_MASK_CLASSES  # mode "masked" only
+    empty_months: str = "interpolate"  # mode "masked" only; the reader takes the year's median
+
+    def __post_init__(self) -> None:
+        if self.mode not in COMPOSITE_MODES:
+            raise ValueError(f"composite mode {self.mode!r}: choose {COMPOSITE_MODES}")
+        if self.empty_months not in EMPTY_MONTH_FILLS:
+            raise ValueError(f"empty_months {self.empty_months!r}: choose {EMPTY_MONTH_FILLS}")
+
+    def apply(self, stacks: Sequence[np.ndarray], months: Sequence[np.ndarray]) -> Composites:
+        if self.mode == "reader":
+            return reader_batch(stacks, months)
+        return composite_batch(stacks, months, self.mask_classes, empty_months=self.empty_months)
+
+    def describe(self) -> str:
+        """One line for the report header."""
+        if self.mode == "reader":
+            return ("reader (public Sen4Map reader: values where SCL < 9, masked values 0 in "
+                    "the median, lower median, an empty month takes the year's median)")
+        return (f"masked (SCL {', '.join(map(str, sorted(self.mask_classes)))} left out; "
+                f"empty months: {self.empty_months})")
+
+    def key(self) -> str:
+        """What the cache key hashes."""
+        if self.mode == "reader":
+            return "reader"
+        return f"masked|{sorted(set(self.mask_classes))}|{self.empty_months}"
+
+
+def as_rule(rule: CompositeRule | Iterable[int]) -> CompositeRule:
+    """A rule, or the masked rule of a list of SCL classes (the older call form)."""
+    if isinstance(rule, CompositeRule):
+        return rule
+    return CompositeRule(mask_classes=tuple(rule))
 
 
 def concat(parts: Sequence[Composites]) -> Composites:

@@ -50,6 +50,32 @@ def model_input(
     return np.ascontiguousarray(out, dtype=np.float32) * np.float32(SCALE)
 
 
+def window_input(kind: str, data: Composites, index: np.ndarray | None = None) -> np.ndarray:
+    """The input of ``kind`` at all 9 shifts, (n, 9, …) in ``WINDOW_SHIFTS`` order.
+
+    One gather of the points' rows serves the nine cuts, so the 3×3 evaluation reads the
+    composites once instead of nine times.
+    """
+    sel = slice(None) if index is None else index
+    if kind == "pixel":
+        block = data.monthly[sel, :, HALF_REGION - 1:HALF_REGION + 2,
+                             HALF_REGION - 1:HALF_REGION + 2, :]  # (n, 12, 3, 3, B)
+        out = block.transpose(0, 2, 3, 1, 4).reshape(block.shape[0], 9, *block.shape[1::3])
+    elif kind in ("annual_crop", "monthly_crop"):
+        source = data.annual[sel] if kind == "annual_crop" else data.monthly[sel]
+        cuts = []
+        for dr, dc in WINDOW_SHIFTS:
+            rows, cols = slice(1 + dr, 1 + dr + CROP), slice(1 + dc, 1 + dc + CROP)
+            if kind == "annual_crop":
+                cuts.append(np.moveaxis(source[:, rows, cols, :], -1, 1))
+            else:
+                cuts.append(np.moveaxis(source[:, :, rows, cols, :], -1, 2))
+        out = np.stack(cuts, axis=1)
+    else:
+        raise ValueError(f"unknown input kind {kind!r}")
+    return np.ascontiguousarray(out, dtype=np.float32) * np.float32(SCALE)
+
+
 def input_for_model(
     model: str, data: Composites, index: np.ndarray | None = None, shift: tuple[int, int] = (0, 0)
 ) -> np.ndarray:
@@ -82,3 +108,13 @@ class LazyInputs:
             lambda part, index: input_for_model(self.model, part, index, self.shift),
             self.index[rows],
         )
+
+
+class WindowInputs(LazyInputs):
+    """Like :class:`LazyInputs`, but each point's input at all 9 window shifts: ``x[rows]``
+    is (n, 9, …), what ``predict_window`` scores in one pass."""
+
+    def __getitem__(self, rows: np.ndarray | slice) -> np.ndarray:
+        kind = input_kind(self.model)
+        return self.data.select(lambda part, index: window_input(kind, part, index),
+                                self.index[rows])

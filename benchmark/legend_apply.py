@@ -46,7 +46,8 @@ class Labels:
 
 
 # Short names the CLI accepts for the paper's legends (lucas.legend's built-in names).
-ALIASES = {"landcover": "sen4map-landcover", "crops": "sen4map-crop"}
+ALIASES = {"landcover": "sen4map-landcover", "crops": "sen4map-crop-released",
+           "crops-paper": "sen4map-crop-paper", "crops-released": "sen4map-crop-released"}
 # What ``--legend`` takes, in its help and in its errors alike.
 ACCEPTED = f"{' | '.join(ALIASES)} | PATH.toml"
 
@@ -54,9 +55,11 @@ ACCEPTED = f"{' | '.join(ALIASES)} | PATH.toml"
 def load(name_or_path: str) -> LegendLike:
     """A legend by name (``landcover``, ``crops``, or a built-in name of ``lucas.legend``)
     or by TOML path."""
+    from lucas.legend import ALIASES as OLD_NAMES
     from lucas.legend import BUILTIN, load_legend
 
     name = ALIASES.get(name_or_path.strip().lower(), name_or_path)
+    name = OLD_NAMES.get(name, name)
     if name not in BUILTIN and not Path(name).is_file():
         raise ConfigError(f"benchmark --legend {name_or_path}: no such legend name or file; "
                           f"choose {ACCEPTED} (a TOML file of LC1 code → class)")

@@ -1,7 +1,8 @@
 """The paper's published scores (``paper_numbers.toml``), shown beside ours in report.md.
 
-Values still marked "missing" in the data file come back as None and print as "n/a"; the
-file's ``status`` is printed with the tables so a placeholder is never mistaken for data.
+Tables III–V and the split sizes, transcribed from ``../shared/paper/sen4map_results.csv``
+(a realdata test checks every value against it). A value marked "missing" comes back as None
+and prints as "n/a"; the file's ``status`` is printed with the tables.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class PaperNumbers:
     status: str
     source: str
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    split: dict[str, int] = field(default_factory=dict)  # part → points in the paper
 
     @staticmethod
     def _value(raw: Any) -> float | None:
@@ -45,7 +47,8 @@ def legend_key(legend: str) -> str | None:
     name = legend.strip().lower()
     if name in ("landcover", "land-cover", "sen4map-landcover"):
         return "landcover"
-    if name in ("crops", "crop", "sen4map-crop"):
+    if name in ("crops", "crop", "sen4map-crop", "crops-paper", "crops-released",
+                "sen4map-crop-paper", "sen4map-crop-released"):
         return "crops"
     return None
 
@@ -61,9 +64,12 @@ def load_paper_numbers(legend: str) -> PaperNumbers | None:
         log.warning("paper numbers unavailable (%s): report shows ours only", e)
         return None
     data = tomllib.loads(text)
+    tables = dict(data.get(key, {}))
+    split = {str(k): int(v) for k, v in tables.pop("split", {}).items()}
     return PaperNumbers(
         legend=key,
         status=str(data.get("status", "unknown")),
         source=str(data.get("source", "")),
-        models=dict(data.get(key, {})),
+        models=tables,
+        split=split,
     )

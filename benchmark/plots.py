@@ -43,9 +43,11 @@ def confusion_png(path: Path, cm: np.ndarray, classes: Sequence[str], title: str
 
 
 def f1_bars_png(
-    path: Path, f1: Mapping[str, Sequence[float | None]], classes: Sequence[str], title: str
+    path: Path, f1: Mapping[str, Sequence[float | None]], classes: Sequence[str], title: str,
+    paper: Mapping[str, Sequence[float | None]] | None = None,
 ) -> Path:
-    """Grouped bars: per class, one bar per model (undefined F1 drawn as 0)."""
+    """Grouped bars: per class, one bar per model (undefined F1 drawn as 0); the paper's
+    value of that model and class, where ``paper`` has one, as a black marker on its bar."""
     deps.require("matplotlib")
     from matplotlib.figure import Figure
 
@@ -55,9 +57,18 @@ def f1_bars_png(
     fig = Figure(figsize=(max(6.0, 1.1 * n + 2), 4.5))
     ax = fig.add_subplot()
     x = np.arange(n)
+    marked = False
     for k, model in enumerate(models):
         values = [0.0 if v is None else v for v in f1[model]]
-        ax.bar(x + (k - (len(models) - 1) / 2) * width, values, width, label=model)
+        offset = x + (k - (len(models) - 1) / 2) * width
+        ax.bar(offset, values, width, label=model)
+        theirs = (paper or {}).get(model, ())
+        shown = [(o, v) for o, v in zip(offset, theirs, strict=False) if v is not None]
+        if shown:
+            ax.scatter([o for o, _ in shown], [v for _, v in shown], marker="_", s=160,
+                       linewidths=2.5, color="black", zorder=3,
+                       label=None if marked else "paper")
+            marked = True
     ax.set_xticks(x, labels=list(classes), rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("F1")

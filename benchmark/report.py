@@ -22,14 +22,6 @@ log = logging.getLogger(__name__)
 
 _HINT = "check free space there, or use another --out"
 
-_SCORES = (
-    ("OA center", "center", "overall_accuracy", "overall_accuracy_center"),
-    ("OA 3×3", "window", "overall_accuracy", "overall_accuracy_window"),
-    ("W-F1 center", "center", "weighted_f1", "weighted_f1_center"),
-    ("W-F1 3×3", "window", "weighted_f1", "weighted_f1_window"),
-)
-
-
 def json_ready(value: Any) -> Any:
     """Strict JSON: NaN/inf → null, numpy scalars → Python."""
     if isinstance(value, dict):
@@ -53,6 +45,23 @@ def _ok_models(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {m: r for m, r in data["models"].items() if "error" not in r}
 
 
+def _sizes_line(d: dict[str, Any]) -> str:
+    ours = d.get("split_sizes", {})
+    paper = d.get("paper_split_sizes") or {}
+    parts = " / ".join(str(ours.get(p, 0)) for p in ("train", "val", "test"))
+    if not paper:
+        return f"Split (train / val / test): {parts}."
+    theirs = " / ".join(str(paper[p]) for p in ("train", "val", "test"))
+    same = all(ours.get(p, 0) == paper[p] for p in paper)
+    return (f"Split (train / val / test): {parts}; the paper's: {theirs}"
+            + ("." if same else " (**differs**: scores are not on the paper's test set)."))
+
+
+_INPUT_NAMES = {"pixel": "center pixel × 12 months (RF, transformer)",
+                "annual_crop": "15×15 annual composite (ViT)",
+                "monthly_crop": "15×15 × 12 months (ViViT)"}
+
+
 def _data_section(data: dict[str, Any]) -> list[str]:
     d = data["data"]
     lines = [
@@ -71,59 +80,70 @@ def _data_section(data: dict[str, Any]) -> list[str]:
         "",
         f"{d['points']} points, {d['labelled']} labelled by the legend, "
         f"{d['excluded_by_legend']} left out by it; center pixel never clear in the year: "
-        f"{d['center_pixel_never_clear']}; center-pixel months filled by interpolation: "
-        f"{100 * d['center_month_fill_share']:.1f} %.",
+        f"{d['center_pixel_never_clear']}.",
+        _sizes_line(d),
     ]
+    shares = d.get("fill_share_by_input") or {}
+    if shares:
+        lines.append("Filled values per model input (no clear observation there; "
+                     f"{d.get('composite_rule', '')}): " + "; ".join(
+                         f"{_INPUT_NAMES.get(k, k)} {100 * v:.1f} %" for k, v in shares.items())
+                     + ".")
     if d["excluded_by_code"]:
         top = sorted(d["excluded_by_code"].items(), key=lambda kv: -kv[1])[:15]
         lines.append("Left out by code: " + ", ".join(f"{c} ({n})" for c, n in top) + ".")
     return [*lines, ""]
 
 
-def _overall_section(data: dict[str, Any], paper: PaperNumbers | None) -> list[str]:
-    header = "| Model | " + " | ".join(s[0] for s in _SCORES) + " | Entropy (nats) |"
+def _cell(ours: float | None, theirs: float | None) -> str:
+    return f"{_fmt(ours, 2)} · {_fmt(theirs, 2)}"
+
+
+def _paper_table(data: dict[str, Any], paper: PaperNumbers | None) -> list[str]:
+    """Classes × models × (center, 3×3), as the paper's Tables IV (land cover) and V (crops),
+    with the weighted F1 and overall accuracy rows at the bottom."""
+    models = _ok_models(data)
+    which = "V" if paper is not None and paper.legend == "crops" else "IV"
     lines = [
-        "## Overall scores (layout of paper Tables III–V)",
+        f"## Per-class F1 (layout of paper Table {which})",
         "",
         "Each cell: ours · paper. " + (
             f"Paper numbers: {paper.status} ({paper.source})." if paper
             else "No published numbers for this legend."
         ),
         "",
-        header,
-        "|---" * (len(_SCORES) + 2) + "|",
+        "| Class | test support | " + " | ".join(
+            f"{m} center | {m} 3×3" for m in models) + " |",
+        "|---" * (2 * len(models) + 2) + "|",
     ]
-    for model, r in _ok_models(data).items():
-        cells = []
-        for _, where, key, paper_key in _SCORES:
-            theirs = paper.score(model, paper_key) if paper else None
-            cells.append(f"{_fmt(r[where][key])} · {_fmt(theirs)}")
-        theirs = paper.score(model, "mean_entropy_nats") if paper else None
-        cells.append(f"{_fmt(r['mean_entropy_nats'])} · {_fmt(theirs)}")
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
-    majority = [r["majority_class_accuracy"] for r in _ok_models(data).values()]
+    support = next(iter(models.values()))["support"] if models else []
+    for k, name in enumerate(data["classes"]):
+        cells = [
+            _cell(r[where]["per_class_f1"][k],
+                  paper.class_f1(model, where, name) if paper else None)
+            for model, r in models.items() for where in ("center", "window")
+        ]
+        count = support[k] if k < len(support) else ""
+        lines.append(f"| {name} | {count} | " + " | ".join(cells) + " |")
+    for label, key in (("W.A. F-score", "weighted_f1"), ("Overall accuracy", "overall_accuracy")):
+        cells = [
+            _cell(r[where][key], paper.score(model, f"{key}_{where}") if paper else None)
+            for model, r in models.items() for where in ("center", "window")
+        ]
+        lines.append(f"| **{label}** | | " + " | ".join(cells) + " |")
+    majority = [r["majority_class_accuracy"] for r in models.values()]
     if majority:
         lines += ["", f"Majority-class accuracy on the test set: {_fmt(majority[0])}."]
     return [*lines, ""]
 
 
-def _class_section(data: dict[str, Any], paper: PaperNumbers | None, where: str) -> list[str]:
-    models = _ok_models(data)
-    title = "center pixel" if where == "center" else "3×3 window"
-    lines = [
-        f"## Per-class F1, {title} (ours · paper)",
-        "",
-        "| Class | test support | " + " | ".join(models) + " |",
-        "|---" * (len(models) + 2) + "|",
-    ]
-    support = next(iter(models.values()))["support"] if models else []
-    for k, name in enumerate(data["classes"]):
-        cells = []
-        for model, r in models.items():
-            theirs = paper.class_f1(model, where, name) if paper else None
-            cells.append(f"{_fmt(r[where]['per_class_f1'][k])} · {_fmt(theirs)}")
-        count = support[k] if k < len(support) else ""
-        lines.append(f"| {name} | {count} | " + " | ".join(cells) + " |")
+def _entropy_table(data: dict[str, Any], paper: PaperNumbers | None) -> list[str]:
+    """Mean predictive entropy per model, as the paper's Table III."""
+    lines = ["## Mean predictive entropy (layout of paper Table III)", "",
+             "| Model | ours (nats) | paper (nats) |", "|---|---|---|"]
+    for model, r in _ok_models(data).items():
+        theirs = paper.score(model, "mean_entropy_nats") if paper else None
+        lines.append(f"| {model} | {_fmt(r['mean_entropy_nats'], 2)} | {_fmt(theirs, 2)} |")
     return [*lines, ""]
 
 
@@ -158,7 +178,8 @@ def _errors_section(data: dict[str, Any]) -> list[str]:
 
 def _training_section(data: dict[str, Any]) -> list[str]:
     lines = ["## Training", "", "| Model | train / val / test | epochs run | best epoch | "
-             "fit s | predict s | run |", "|---|---|---|---|---|---|---|"]
+             "fit s | predict s | device, precision | batch, lr | train samples/s | "
+             "predict points/s | run |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for model, r in _ok_models(data).items():
         t = r["training"]
         if r.get("reused"):
@@ -167,10 +188,14 @@ def _training_section(data: dict[str, Any]) -> list[str]:
             how = f"resumed after epoch {t['resumed_after_epoch']}"
         else:
             how = "this run"
+        device = f"{t['device']}, {t['precision']}" if "precision" in t else "-"
+        batch = f"{t['batch_size']}, {t['learning_rate']:.2e}" if "batch_size" in t else "-"
         lines.append(
             f"| {model} | {t['n_train']} / {t['n_val']} / {r['n_test']} | "
             f"{t.get('epochs_run', '-')} | {t.get('best_epoch', '-')} | {t['seconds']} | "
-            f"{r['predict_seconds']} | {how} |"
+            f"{r['predict_seconds']} | {device} | {batch} | "
+            f"{t.get('train_samples_per_s') or '-'} | {r.get('predict_points_per_s') or '-'} "
+            f"| {how} |"
         )
     for model, r in data["models"].items():
         if "error" in r:
@@ -183,11 +208,14 @@ def _plots(out_dir: Path, data: dict[str, Any]) -> list[str]:
     classes = data["classes"]
     if not models:
         return []
+    paper = load_paper_numbers(data["config"]["legend"])
     try:
         files = [
             plots.f1_bars_png(out_dir / f"f1_{where}.png",
                               {m: r[where]["per_class_f1"] for m, r in models.items()},
-                              classes, f"Per-class F1, {where}")
+                              classes, f"Per-class F1, {where} (bars: ours, marks: paper)",
+                              paper={m: [paper.class_f1(m, where, c) for c in classes]
+                                     for m in models} if paper else None)
             for where in ("center", "window")
         ]
         files += [
@@ -202,19 +230,29 @@ def _plots(out_dir: Path, data: dict[str, Any]) -> list[str]:
     return ["## Figures", "", *(f"![{f.stem}]({f.name})" for f in files), ""]
 
 
+_LEGEND_NOTES = {
+    "sen4map-crop-paper": "; the paper's Table II as printed",
+    "sen4map-crop-released": "; the released mapping of the public reader (terratorch), "
+                             "which differs from Table II in B31–B33, C20 and C30",
+}
+
+
 def render_markdown(data: dict[str, Any], figures: list[str]) -> str:
     cfg = data["config"]
     paper = load_paper_numbers(cfg["legend"])
+    legend_name = data.get("legend_name", cfg["legend"])
     lines = [
         "# Sen4Map benchmark report",
         "",
-        f"Data `{cfg['data_dir']}`, legend `{cfg['legend']}` ({len(data['classes'])} classes), "
+        f"Data `{cfg['data_dir']}`, legend `{cfg['legend']}` = `{legend_name}` "
+        f"({len(data['classes'])} classes{_LEGEND_NOTES.get(legend_name, '')}), "
         f"split {cfg['split']}, seed {data['seed']}, models {', '.join(cfg['models'])}. "
         "Everything below is also in `metrics.json`.",
         "",
+        f"Composites: {cfg.get('composite_rule', cfg.get('composite', 'masked'))}.",
+        "",
     ]
-    lines += _data_section(data) + _overall_section(data, paper)
-    lines += _class_section(data, paper, "center") + _class_section(data, paper, "window")
+    lines += _data_section(data) + _paper_table(data, paper) + _entropy_table(data, paper)
     lines += figures + _errors_section(data) + _training_section(data)
     return "\n".join(lines)
 

@@ -50,6 +50,7 @@ def fingerprint(model: str, cfg: BenchmarkConfig, data: BenchmarkData) -> str:
     reuses the forest.
     """
     train = dataclasses.asdict(cfg.train)
+    del train["workers"]  # speed, not results
     if not model_spec(model).epoch_training:
         train = {"seed": cfg.train.seed}
     installed = versions()
@@ -58,7 +59,7 @@ def fingerprint(model: str, cfg: BenchmarkConfig, data: BenchmarkData) -> str:
         "params": dataclasses.asdict(cfg.params[model]),
         "train": train,
         "classes": list(data.classes),
-        "mask_classes": sorted(cfg.mask_classes),
+        "composites": cfg.rule.key(),
         "files": {c: f["sha256"] for c, f in data.summary["files"].items()},
         "names": _digest(data.names),
         "labels": _digest(data.y),

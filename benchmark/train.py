@@ -4,6 +4,13 @@ One loop for the three networks (they differ only in their inputs' shape). Seeds
 for Python, numpy, torch and the batch order, so a CPU run is repeatable; the GPU is used
 when one is present (``--device auto``). The weights of the epoch with the lowest
 validation loss are kept.
+
+Speed follows the GPU rules of ``benchmark.accel``: each batch (its rows drawn here, in the
+main process, so the order is the same with any number of workers) is gathered from the
+composites by a DataLoader worker while the device computes, in pinned memory, copied
+without blocking, and the forward pass runs under bf16 autocast on CUDA. The 3×3 window
+is predicted in one pass (``predict_window``: the 9 shifted inputs of a batch in one
+forward call).
 """
 
 from __future__ import annotations
@@ -13,18 +20,22 @@ import dataclasses
 import logging
 import math
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from benchmark.accel import autocast, loader, precision, resolve_device, resolve_workers
 from benchmark.models.protocols import BuildRequest, Inputs, TrainingStore
 from benchmark.params import TrainParams
 from lucas.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+__all__ = ["TorchClassifier", "build_network", "resolve_device", "seed_everything"]
 
 
 def seed_everything(seed: int) -> None:
@@ -34,17 +45,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → the first GPU when one is present, else the CPU; else the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise ConfigError(f"benchmark --device {name}: not a torch device ({e})") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"benchmark --device {name}: no CUDA GPU here (use --device cpu)")
-    return device
+class BatchSet(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Item i = the i-th batch: the inputs and labels of the rows ``batches[i]``.
+
+    Whole batches as items, so a worker gathers a batch with one indexed read of the
+    composites (``LazyInputs``) instead of one read per point.
+    """
+
+    def __init__(self, x: Inputs, y: np.ndarray | None, batches: list[np.ndarray]) -> None:
+        self.x, self.y, self.batches = x, y, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = self.batches[i]
+        xb = torch.from_numpy(np.ascontiguousarray(self.x[rows]))
+        yb = torch.from_numpy(self.y[rows]) if self.y is not None else torch.from_numpy(rows)
+        return xb, yb
 
 
 @dataclasses.dataclass
@@ -72,20 +90,35 @@ class TorchClassifier:
         self.train_params = train
         self.n_classes = n_classes
         self.device = resolve_device(train.device)
+        self.workers = resolve_workers(train.workers, self.device)
         self.checkpoint = checkpoint
+        self.use_loader = True  # False: gather batches in the main process (bench baseline)
 
-    def _batches(self, n: int, generator: torch.Generator | None) -> list[torch.Tensor]:
+    def _batches(self, n: int, generator: torch.Generator | None) -> list[np.ndarray]:
         order = torch.randperm(n, generator=generator) if generator else torch.arange(n)
-        return list(torch.split(order, self.train_params.batch_size))
+        return [b.numpy() for b in torch.split(order, self.train_params.batch_size)]
+
+    def _iterate(self, x: Inputs, y: np.ndarray | None,
+                 batches: list[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches on the device: through a DataLoader, or gathered here."""
+        ds = BatchSet(x, y, batches)
+        # The loader's own generator: its worker seed is then not drawn from torch's global
+        # generator (dropout's), so the loader changes speed, never the trained weights.
+        source: Iterable[tuple[torch.Tensor, torch.Tensor]] = (
+            loader(ds, None, self.device, self.workers, generator=torch.Generator())
+            if self.use_loader else (ds[i] for i in range(len(ds)))
+        )
+        for xb, yb in source:
+            yield (xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True))
 
     def _loss(self, x: Inputs, y: np.ndarray, loss_fn: nn.Module) -> float:
         self.net.eval()
         total = 0.0
         with torch.no_grad():
-            for idx in self._batches(len(y), None):
-                xb = torch.from_numpy(x[idx.numpy()]).to(self.device)
-                yb = torch.from_numpy(y[idx.numpy()]).to(self.device)
-                total += float(loss_fn(self.net(xb), yb)) * len(idx)
+            for xb, yb in self._iterate(x, y, self._batches(len(y), None)):
+                with autocast(self.device):
+                    logits = self.net(xb)
+                total += float(loss_fn(logits.float(), yb)) * len(yb)
         return total / max(len(y), 1)
 
     def fit(
@@ -97,9 +130,8 @@ class TorchClassifier:
         seed_everything(p.seed)
         generator = torch.Generator().manual_seed(p.seed)
         self.net.to(self.device)
-        optimiser = torch.optim.AdamW(
-            self.net.parameters(), lr=self.lr, weight_decay=p.weight_decay
-        )
+        lr = p.learning_rate(self.lr)
+        optimiser = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=p.weight_decay)
         loss_fn = nn.CrossEntropyLoss()
         y_train = y_train.astype(np.int64)
         y_val = y_val.astype(np.int64)
@@ -108,19 +140,23 @@ class TorchClassifier:
         if saved is not None:
             state = self._restore(saved, optimiser, generator)
             log.info("resuming training after epoch %d of %d", state.epoch, p.epochs)
+        seconds, seen = 0.0, 0
         while not state.finished and state.epoch < p.epochs:
             epoch = state.epoch + 1
             self.net.train()
-            running = 0.0
-            for idx in self._batches(len(y_train), generator):
-                xb = torch.from_numpy(x_train[idx.numpy()]).to(self.device)
-                yb = torch.from_numpy(y_train[idx.numpy()]).to(self.device)
-                optimiser.zero_grad()
-                loss = loss_fn(self.net(xb), yb)
+            running = torch.zeros((), device=self.device)  # no sync per batch
+            started = time.perf_counter()
+            for xb, yb in self._iterate(x_train, y_train, self._batches(len(y_train), generator)):
+                optimiser.zero_grad(set_to_none=True)
+                with autocast(self.device):
+                    logits = self.net(xb)
+                loss = loss_fn(logits.float(), yb)
                 loss.backward()
                 optimiser.step()
-                running += loss.item() * len(idx)
-            train_loss = running / max(len(y_train), 1)
+                running += loss.detach() * len(yb)
+            train_loss = float(running) / max(len(y_train), 1)
+            seconds += time.perf_counter() - started
+            seen += len(y_train)
             # Without a validation set (tiny data) the training loss stands in for it.
             val_loss = self._loss(x_val, y_val, loss_fn) if len(y_val) else train_loss
             state.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
@@ -143,6 +179,11 @@ class TorchClassifier:
             "best_epoch": state.best_epoch,
             "best_val_loss": state.best_loss,
             "device": str(self.device),
+            "precision": precision(self.device),
+            "batch_size": p.batch_size,
+            "learning_rate": lr,
+            "workers": self.workers,
+            "train_samples_per_s": round(seen / seconds, 1) if seconds else None,
             "resumed_after_epoch": saved["epoch"] if saved is not None else None,
             "history": state.history,
         }
@@ -177,9 +218,24 @@ class TorchClassifier:
         self.net.to(self.device).eval()
         out = np.zeros((len(x), self.n_classes), dtype=np.float64)
         with torch.no_grad():
-            for idx in self._batches(len(x), None):
-                xb = torch.from_numpy(x[idx.numpy()]).to(self.device)
-                out[idx.numpy()] = torch.softmax(self.net(xb), dim=1).double().cpu().numpy()
+            for xb, rows in self._iterate(x, None, self._batches(len(x), None)):
+                with autocast(self.device):
+                    logits = self.net(xb)
+                proba = torch.softmax(logits.float(), dim=1)
+                out[rows.cpu().numpy()] = proba.double().cpu().numpy()
+        return out
+
+    def predict_window(self, x: Inputs) -> np.ndarray:
+        """(n, 9, n_classes) probabilities: ``x[rows]`` is (n, 9, …), the input at the 9
+        window shifts (``inputs.WindowInputs``), scored in one forward call per batch."""
+        self.net.to(self.device).eval()
+        out = np.zeros((len(x), 9, self.n_classes), dtype=np.float64)
+        with torch.no_grad():
+            for xb, rows in self._iterate(x, None, self._batches(len(x), None)):
+                with autocast(self.device):
+                    logits = self.net(xb.flatten(0, 1))
+                proba = torch.softmax(logits.float(), dim=1).view(len(rows), 9, -1)
+                out[rows.cpu().numpy()] = proba.double().cpu().numpy()
         return out
 
 

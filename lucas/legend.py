@@ -14,9 +14,10 @@ File format (classes in order; a class's position is its index)::
     codes = ["A1*", "A21", "A30"]   # exact codes, or a prefix followed by *
 
 Built-in legends (``lucas/data/legend_<name>.toml``): ``sen4map-landcover`` (Table I of the
-Sen4Map paper, 9 classes) and ``sen4map-crop`` (Table II, 8 classes); both reproduce the
-mapping of the public Sen4Map reader in terratorch; see ``lucas/README.md`` for the
-differences.
+Sen4Map paper, 9 classes, as the public Sen4Map reader in terratorch maps it), and the crop
+legend twice (8 classes): ``sen4map-crop-paper`` (Table II as printed, its one typo fixed)
+and ``sen4map-crop-released`` (the reader's mapping, which made the released labels;
+``sen4map-crop`` is its old name). ``lucas/README.md`` lists the differences.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from lucas.errors import LegendError
 
 log = logging.getLogger(__name__)
 
-BUILTIN = ("sen4map-landcover", "sen4map-crop")
+BUILTIN = ("sen4map-landcover", "sen4map-crop-paper", "sen4map-crop-released")
+# Older names of built-in legends, still accepted.
+ALIASES = {"sen4map-crop": "sen4map-crop-released"}
 
 
 @dataclass(frozen=True)
@@ -168,8 +171,10 @@ def build_legend(doc: dict[str, object], where: str) -> Legend:
 
 
 def load_legend(name_or_path: str | Path) -> Legend:
-    """A built-in legend by name (``sen4map-landcover``, ``sen4map-crop``) or a TOML file."""
+    """A built-in legend by name (``BUILTIN`` or an alias) or a TOML file."""
     text: str
+    if isinstance(name_or_path, str):
+        name_or_path = ALIASES.get(name_or_path, name_or_path)
     if isinstance(name_or_path, str) and name_or_path in BUILTIN:
         where = name_or_path
         text = resources.files("lucas.data").joinpath(f"legend_{name_or_path}.toml").read_text(

@@ -51,6 +51,11 @@ class Classifier(Protocol):
         ...
 
 
+# A classifier may also have ``predict_window(x) -> (len(x), 9, n_classes)``, where ``x[rows]``
+# is (n, 9, …), the inputs at the 3×3 window's shifts: the benchmark then scores the window in
+# one pass (``benchmark.run``); without it, ``predict_proba`` is called once per shift.
+
+
 class TrainingStore(Protocol):
     """Where a model keeps its training state between epochs (``resume.Checkpoint``).
 

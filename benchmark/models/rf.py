@@ -53,6 +53,17 @@ class RandomForest:
         return proba
 
 
+    def predict_window(self, x: Inputs) -> np.ndarray:
+        """(n, 9, n_classes): ``x[:]`` is (n, 9, 12, bands), the 9 shifted pixels, scored
+        by one ``predict_proba`` call on all of them."""
+        window = np.asarray(x[slice(None)])
+        flat = window.reshape(len(x) * 9, -1)
+        proba = np.zeros((len(flat), self.n_classes), dtype=np.float64)
+        if len(flat):
+            proba[:, self.forest.classes_] = self.forest.predict_proba(flat)
+        return proba.reshape(len(x), 9, self.n_classes)
+
+
 def build(req: BuildRequest[RFParams]) -> RandomForest:
     """Registry builder: the forest needs no checkpoint (minutes to train, not days)."""
     return RandomForest(req.params, n_classes=req.n_classes, seed=req.train.seed)

@@ -6,11 +6,12 @@ best epoch's weights are kept. The whole training state is saved after every epo
 file + rename), stamped with a fingerprint, so a stopped run continues after its last
 finished epoch and a changed setting starts afresh.
 
-On a GPU (the rules of the Sen4Map benchmark): batches come from a DataLoader with
-``workers`` processes and pinned memory, copied without blocking, and the forward pass runs
-under bf16 autocast (the loss in FP32, as autocast does for ``BCEWithLogitsLoss``); on the
-CPU everything stays FP32. ``workers`` changes speed, not results, so it is not part of the
-fingerprint (:func:`fingerprint_params`); the device is (bf16 on a GPU trains other weights).
+On a GPU (the rules of ``benchmark.accel``, shared with the Sen4Map networks): batches come
+from a DataLoader with ``workers`` processes and pinned memory, copied without blocking, and
+the forward pass runs under bf16 autocast (the loss in FP32, as autocast does for
+``BCEWithLogitsLoss``); on the CPU everything stays FP32. ``workers`` changes speed, not
+results, so it is not part of the fingerprint (:func:`fingerprint_params`); the device is
+(bf16 on a GPU trains other weights).
 """
 
 from __future__ import annotations
@@ -36,33 +37,31 @@ class MultiLabelTrain:
     patience: int = 10
     device: str = "auto"
     seed: int = 42
-    workers: int = 0  # DataLoader processes
+    workers: int | None = None  # DataLoader processes; None: 4 on a GPU, 0 on the CPU
     vgg_init: str = "slim"  # VGGs' initial weights: the paper's TF-Slim, or torchvision's
 
 
 def pick_device(name: str) -> Any:
     """``auto``: the first GPU when torch sees one, else the CPU; a bad name is a ConfigError."""
-    from benchmark.train import resolve_device
+    from benchmark.accel import resolve_device
 
     return resolve_device(name)
 
 
-def batches(ds: Any, batch_size: int, device: Any, workers: int = 0, shuffle: bool = False,
-            generator: Any = None) -> Any:
-    """A DataLoader over ``ds``: pinned memory on CUDA, so copies can overlap compute."""
-    from torch.utils.data import DataLoader
+def batches(ds: Any, batch_size: int, device: Any, workers: int | None = 0,
+            shuffle: bool = False, generator: Any = None) -> Any:
+    """A DataLoader over ``ds`` by the shared GPU rules (``benchmark.accel.loader``)."""
+    from benchmark.accel import loader, resolve_workers
 
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      num_workers=workers, pin_memory=device.type == "cuda",
-                      persistent_workers=False)
+    return loader(ds, batch_size, device, resolve_workers(workers, device), shuffle=shuffle,
+                  generator=generator)
 
 
 def autocast(device: Any) -> Any:
-    """bf16 autocast on CUDA; a no-op context on the CPU (FP32 there)."""
-    import torch
+    """bf16 autocast on CUDA, FP32 on the CPU (``benchmark.accel.autocast``)."""
+    from benchmark.accel import autocast as shared_autocast
 
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                          enabled=device.type == "cuda")
+    return shared_autocast(device)
 
 
 def train_net(
@@ -129,7 +128,8 @@ def train_net(
     return net, history
 
 
-def evaluate_loss(net: Any, ds: Any, batch_size: int, device: Any, workers: int = 0) -> float:
+def evaluate_loss(net: Any, ds: Any, batch_size: int, device: Any,
+                  workers: int | None = 0) -> float:
     """Mean sigmoid cross-entropy of ``net`` on ``ds``."""
     import torch
 
@@ -148,7 +148,7 @@ def evaluate_loss(net: Any, ds: Any, batch_size: int, device: Any, workers: int 
 
 
 def predict(net: Any, ds: Any, batch_size: int, device: Any,
-            workers: int = 0) -> tuple[np.ndarray, np.ndarray]:
+            workers: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """(sigmoid scores (n, C), features (n, D): the layer before the classifier), FP32."""
     import torch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from tests.fixtures.synthetic_h5 import compound_dtype, constant_point, image_id
 
 C = comp.HALF_REGION  # the point's pixel in the 17×17 region
 
-# (day, value of every band, SCL). Clear = SCL not in {0, 1, 3, 8, 9, 10}.
+# (day, value of every band, SCL). Clear = SCL not in {0, 1, 3, 8, 9, 10, 11}.
 HAND_CASE = [
     (date(2018, 1, 5), 100, 4),
     (date(2018, 1, 15), 200, 4),
@@ -153,3 +154,71 @@ def test_missing_band_is_zero_and_warned(tmp_path: Path, caplog: pytest.LogCaptu
     assert data.composites.monthly[0, 0, C, C, comp.BANDS.index("B8")] == 500
     assert data.composites.monthly[0, 0, C, C, comp.BANDS.index("B11")] == 0
     assert "lacks bands" in caplog.text
+
+
+def test_snow_is_masked_by_default() -> None:
+    """SCL 11 (snow) would pull winter medians up to snow's reflectance."""
+    days = [date(2018, 1, 5), date(2018, 1, 15), date(2018, 1, 25)]
+    p = constant_point(10, days, [[500], [600], [8000]], [4, 5, 11])
+    stack, months = p.data[:, comp.REGION, comp.REGION], image_months(p.image_ids)
+    assert 11 in comp.DEFAULT_MASK_CLASSES
+    assert comp.composite_batch([stack], [months]).monthly[0, 0, C, C, 0] == 550
+    with_snow = comp.composite_batch([stack], [months], mask_classes=(0, 1, 3, 8, 9, 10))
+    assert with_snow.monthly[0, 0, C, C, 0] == 600
+
+
+def test_year_median_fills_empty_months_with_the_annual_composite() -> None:
+    stack, months = _hand_point()
+    result = comp.CompositeRule(empty_months="year-median").apply([stack], [months])
+    expected = [EXPECTED_ANNUAL if filled else v
+                for v, filled in zip(EXPECTED_MONTHLY, EXPECTED_FILLED, strict=True)]
+    np.testing.assert_allclose(result.monthly[0, :, C, C, 3], expected)
+    assert result.monthly_filled[0, :, C, C].tolist() == EXPECTED_FILLED
+    p = constant_point(3, [date(2018, 5, 1)], [[900]], [9])  # never clear: 0
+    none = comp.CompositeRule(empty_months="year-median").apply(
+        [p.data[:, comp.REGION, comp.REGION]], [image_months(p.image_ids)])
+    assert not none.monthly.any() and none.monthly_filled.all()
+
+
+def _reader_rule(ds: Any) -> np.ndarray:
+    """The public reader's composite (terratorch Sen4MapDatasetMonthlyComposites.get_data),
+    written out again from its description: values where SCL < 9 else 0, months by the
+    "2018MM" substring of each Image_ID, an empty month takes every step, torch.median."""
+    import torch
+
+    im = ds[()]
+    mask = im["SCL"] < 9
+    image = np.stack([np.where(mask, im[b], 0) for b in comp.BANDS], axis=0).astype("float32")
+    image = torch.from_numpy(np.moveaxis(image, 0, 1))  # (T, B, H, W)
+    ids = [s.decode() if isinstance(s, bytes) else str(s) for s in ds.attrs["Image_ID"]]
+    per_month = [[i for i, s in enumerate(ids) if f"2018{m:02d}" in s] for m in range(1, 13)]
+    every = [i for steps in per_month for i in steps]
+    medians = [torch.stack([image[j] for j in (steps or every)]).median(dim=0).values
+               for steps in per_month]
+    return torch.stack(medians, dim=0).numpy()  # (12, B, H, W)
+
+
+def test_reader_mode_equals_the_public_readers_rule(tmp_path: Path) -> None:
+    """Every month, band and pixel of the 17×17 region, to the value, on a generated file
+    with snow, clouds, no-data zeros, even counts and months without acquisition."""
+    import h5py
+
+    rng = np.random.default_rng(5)
+    points = []
+    for k in range(6):
+        n_steps = int(rng.integers(1, 14))
+        offsets = np.sort(rng.choice(np.r_[0:90, 180:365], size=n_steps, replace=False))
+        days = [date(2018, 1, 1) + timedelta(days=int(o)) for o in offsets]
+        p = constant_point(100 + k, days, [[0]] * n_steps, [4] * n_steps)
+        p.data["SCL"] = rng.choice([0, 3, 4, 5, 8, 9, 10, 11], size=p.data.shape)
+        for band in comp.BANDS:
+            p.data[band] = rng.integers(0, 6000, size=p.data.shape)
+        points.append(p)
+    path = write_country(tmp_path / "AT.h5", "AT", points)
+    data = build_country(path, comp.CompositeRule(mode="reader"))
+    with h5py.File(path, "r") as f:
+        for i, name in enumerate(data.names):
+            expected = _reader_rule(f[name])[:, :, comp.REGION, comp.REGION]
+            got = np.moveaxis(data.composites.monthly[i], -1, 1)  # (12, B, 17, 17)
+            np.testing.assert_array_equal(got, expected)
+    assert data.composites.monthly_filled[:, 3:6].all()  # April..June: no acquisition

@@ -39,3 +39,21 @@ def test_window_shifts_move_the_center() -> None:
         expected = (32 + dr) * 100 + (32 + dc)
         assert input_for_model("transformer", data, shift=(dr, dc))[0, 0, 0] == expected
         assert input_for_model("vit", data, shift=(dr, dc))[0, 0, 7, 7] == expected
+
+
+def test_window_input_is_the_nine_shifted_inputs_in_one_cut() -> None:
+    from benchmark.inputs import WINDOW_SHIFTS, model_input, window_input
+
+    rng = np.random.default_rng(2)
+    n = 3
+    data = comp.Composites(
+        monthly=rng.random((n, 12, 17, 17, 10), dtype=np.float32),
+        monthly_filled=np.zeros((n, 12, 17, 17), bool),
+        annual=rng.random((n, 17, 17, 10), dtype=np.float32),
+        annual_filled=np.zeros((n, 17, 17), bool),
+    )
+    index = np.array([2, 0])
+    for kind in ("pixel", "annual_crop", "monthly_crop"):
+        window = window_input(kind, data, index)
+        for k, shift in enumerate(WINDOW_SHIFTS):
+            np.testing.assert_array_equal(window[:, k], model_input(kind, data, index, shift))

@@ -83,3 +83,53 @@ def test_training_is_deterministic() -> None:
         clf.fit(x, y, x, y)
         runs.append(clf.predict_proba(x))
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("model", ["rf", "vivit"])
+def test_window_in_one_pass_equals_nine_passes(model: str) -> None:
+    _require(model)
+    from benchmark.inputs import WINDOW_SHIFTS, LazyInputs, WindowInputs
+    from benchmark.pool import PooledComposites
+
+    data = PooledComposites([_composites(6)])
+    index = np.arange(6)
+    y = np.array([0, 1, 2, 1, 0, 2])
+    clf = get_model(model, TINY[model], ONE_STEP, n_bands=len(comp.BANDS), n_classes=N_CLASSES)
+    clf.fit(LazyInputs(model, data, index), y, LazyInputs(model, data, index[:2]), y[:2])
+    window = clf.predict_window(WindowInputs(model, data, index))  # type: ignore[attr-defined]
+    assert window.shape == (6, 9, N_CLASSES)
+    for k, shift in enumerate(WINDOW_SHIFTS):
+        np.testing.assert_allclose(
+            window[:, k], clf.predict_proba(LazyInputs(model, data, index, shift)), rtol=1e-5,
+            atol=1e-6)
+
+
+def test_the_data_loader_changes_speed_never_the_weights() -> None:
+    """Batches gathered in the main process, by the DataLoader, or by a worker process: the
+    same trained network (seeded dropout, batch order drawn in the main process)."""
+    _require("transformer")
+    from benchmark.inputs import LazyInputs
+    from benchmark.pool import PooledComposites
+
+    data = PooledComposites([_composites(24)])
+    index = np.arange(24)
+    y = np.arange(24) % N_CLASSES
+    results = []
+    for use_loader, workers in ((False, 0), (True, 0), (True, 1)):
+        train = TrainParams(epochs=2, batch_size=8, device="cpu", seed=0, workers=workers)
+        clf = get_model("transformer", TINY["transformer"], train, n_bands=len(comp.BANDS),
+                        n_classes=N_CLASSES)
+        clf.use_loader = use_loader  # type: ignore[attr-defined]
+        log = clf.fit(LazyInputs("transformer", data, index), y,
+                      LazyInputs("transformer", data, index[:8]), y[:8])
+        assert log["precision"] == "fp32" and log["workers"] == workers
+        results.append(clf.predict_proba(LazyInputs("transformer", data, index)))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+
+
+def test_learning_rate_follows_the_batch_size() -> None:
+    assert TrainParams(batch_size=256).learning_rate(3e-4) == pytest.approx(6e-4)  # √4
+    assert TrainParams(batch_size=256, lr_scaling="linear").learning_rate(3e-4) == \
+        pytest.approx(1.2e-3)
+    assert TrainParams(batch_size=16, lr_scaling="none").learning_rate(3e-5) == 3e-5

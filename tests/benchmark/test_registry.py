@@ -84,7 +84,7 @@ def test_a_registered_model_runs_through_etl_benchmark(
     assert scores["mean_entropy_nats"] == 0.0
     assert saved["config"]["params"] == {"majority": {"smoothing": 0.0}}
     report = (tmp_path / "report" / "report.md").read_text()
-    assert f"| majority | {expected:.3f} · n/a | {expected:.3f} · n/a |" in report
+    assert f"| **Overall accuracy** | | {expected:.2f} · n/a | {expected:.2f} · n/a |" in report
     assert "| majority | 50 / 10 / 10 |" in report
 
     again = _benchmark(demo_dir, tmp_path)  # trained in one go: reused like the forest

@@ -31,12 +31,21 @@ def _config(demo_dir: Path, tmp_path: Path, models: tuple[str, ...]) -> Benchmar
 
 
 def test_run_writes_report_and_rf_beats_majority(
-    demo_dir: Path, tmp_path: Path, legend: StandInLegend
+    demo_dir: Path, tmp_path: Path, legend: StandInLegend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("sklearn")
     pytest.importorskip("torch")
+    from benchmark import plots
     from benchmark.run import run
 
+    drawn: dict[str, object] = {}
+    real_bars = plots.f1_bars_png
+
+    def spy(path: Path, *args: object, **kwargs: object) -> Path:
+        drawn[path.name] = kwargs.get("paper")
+        return real_bars(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(plots, "f1_bars_png", spy)
     metrics = run(_config(demo_dir, tmp_path, ("rf", "transformer")), legend=legend)
     out = tmp_path / "report"
     saved = json.loads((out / "metrics.json").read_text())
@@ -51,7 +60,17 @@ def test_run_writes_report_and_rf_beats_majority(
     assert saved["seed"] == 3 and saved["versions"]["numpy"]
     assert saved["failed"] == []
     report = (out / "report.md").read_text()
-    assert "| rf |" in report and "placeholder" in report
+    assert "transcribed" in report and "layout of paper Table IV" in report
+    assert "| Class | test support | rf center | rf 3×3 | transformer center |" in report
+    rf_center = f"{rf['center']['per_class_f1'][0]:.2f} · 0.49"  # paper: RF, Artificial land
+    assert f"| Artificial land | {rf['support'][0]} | {rf_center} |" in report
+    assert f"| rf | {rf['mean_entropy_nats']:.2f} | 1.16 |" in report  # Table III
+    assert "Composites: masked (SCL 0, 1, 3, 8, 9, 10, 11 left out; empty months: " \
+           "interpolate)" in report
+    assert "the paper's: 234555 / 50284 / 50286 (**differs**" in report
+    assert "15×15 × 12 months (ViViT)" in report
+    paper_marks = drawn["f1_center.png"]
+    assert isinstance(paper_marks, dict) and paper_marks["rf"][0] == pytest.approx(0.49)
     if saved["versions"]["matplotlib"]:
         assert (out / "confusion_rf.png").stat().st_size > 0
         assert (out / "f1_window.png").exists()
@@ -109,15 +128,16 @@ def test_legend_help_and_errors_name_the_same_values(demo_dir: Path, tmp_path: P
     from pipeline.cli import main
 
     help_text = " ".join(CliRunner().invoke(main, ["benchmark", "--help"]).output.split())
-    assert "--legend TEXT landcover | crops | PATH.toml" in help_text
+    help_text = help_text.replace("crops- released", "crops-released")  # click wraps at "-"
+    accepted = "landcover | crops | crops-paper | crops-released | PATH.toml"
+    assert f"--legend TEXT {accepted}" in help_text
     result = CliRunner().invoke(main, [
         "benchmark", "--data", str(demo_dir), "--legend", "forest", "--out",
         str(tmp_path / "r"), "--models", "rf",
     ])
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
-    assert "benchmark --legend forest: no such legend name or file; choose landcover | crops " \
-           "| PATH.toml" in text
+    assert f"benchmark --legend forest: no such legend name or file; choose {accepted}" in text
     assert "sen4map-" not in text and not (tmp_path / "r").exists()  # checked before writing
 
 
@@ -139,3 +159,15 @@ def test_missing_extra_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch → ImportError
     with pytest.raises(deps.MissingExtraError, match=r"pip install torch==2.13.0"):
         check_extras(("rf", "vit"))
+
+
+def test_composite_flags_make_the_rule(tmp_path: Path) -> None:
+    base = {"data_dir": tmp_path, "out_dir": tmp_path, "models": ("rf",)}
+    assert BenchmarkConfig(**base).rule.empty_months == "interpolate"
+    assert 11 in BenchmarkConfig(**base).rule.mask_classes  # snow
+    reader = BenchmarkConfig(**base, composite="reader").rule
+    assert (reader.mode, reader.empty_months) == ("reader", "year-median")
+    masked = BenchmarkConfig(**base, empty_months="year-median").rule
+    assert masked.key() != BenchmarkConfig(**base).rule.key() != reader.key()
+    with pytest.raises(ConfigError, match="--composite reader fills an empty month"):
+        BenchmarkConfig(**base, composite="reader", empty_months="interpolate")

@@ -43,7 +43,7 @@ def test_summary_reports_codes_each_legend_leaves_unmapped(tmp_path: Path) -> No
     assert summary["lc1_not_in_code_list"] == {NEW_CODE: 1}
     unmapped = summary["unmapped_by_legend"]
     assert unmapped["sen4map-landcover"] == {"C00": 1, NEW_CODE: 1}
-    assert set(unmapped["sen4map-crop"]) == {"B10", "BX1", "C00", NEW_CODE}  # aggregates
+    assert set(unmapped["sen4map-crop-released"]) == {"B10", "BX1", "C00", NEW_CODE}  # aggregates
     notes = ingest_summary(result, 0.0).notes
     assert "legend sen4map-landcover leaves 2 point(s) unmapped: C00 (1), F50 (1)" in notes
     write_points(result, tmp_path / "points")

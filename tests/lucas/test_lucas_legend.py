@@ -31,16 +31,55 @@ def test_landcover_legend_classes_in_paper_order() -> None:
     assert legend.unmapped(["C00", "B11", "Z1", "c00"]) == ["C00", "Z1"]
 
 
-def test_crop_legend() -> None:
-    legend = load_legend("sen4map-crop")
-    assert legend.classes == (
-        "Cereals", "Root crops", "Nonpermanent industrial crops",
-        "Dry pulses, vegetables and flowers", "Fodder crops", "Bareland",
-        "Woodland and shrubland", "Grassland",
-    )  # fmt: skip
-    out = legend.classify(pd.Series(["B13", "B55", "C22", "B10", "A11"]), index=True)
-    assert out.tolist()[:3] == [0, 7, 6]
-    assert out.iloc[3:].isna().all()
+CROP_CLASSES = (
+    "Cereals", "Root crops", "Nonpermanent industrial crops",
+    "Dry pulses, vegetables and flowers", "Fodder crops", "Bareland",
+    "Woodland and shrubland", "Grassland",
+)  # fmt: skip
+
+# Table II of the paper as printed (its "B12" in Root crops read as B21).
+TABLE_II = {
+    "Cereals": ["B11", "B12", "B13", "B14", "B15", "B16", "B17", "B18", "B19"],
+    "Root crops": ["B21", "B22", "B23"],
+    "Nonpermanent industrial crops": ["B34", "B35", "B36", "B37"],
+    "Dry pulses, vegetables and flowers": ["B31", "B32", "B33", "B41", "B42", "B43", "B44",
+                                           "B45"],
+    "Fodder crops": ["B51", "B52", "B53", "B54"],
+    "Bareland": ["F10", "F20", "F30", "F40"],
+    "Woodland and shrubland": ["B71", "B72", "B73", "B74", "B75", "B76", "B77", "B81", "B82",
+                               "B83", "B84", "C10", "C20", "C21", "C22", "C23", "C30", "C31",
+                               "C32", "C33", "D10", "D20"],
+    "Grassland": ["B55", "E10", "E20", "E30"],
+}
+# What the released reader (terratorch crop_classification_map) does differently.
+RELEASED_MOVES = {"B31": "Nonpermanent industrial crops", "B32": "Nonpermanent industrial crops",
+                  "B33": "Nonpermanent industrial crops", "C20": None, "C30": None}
+
+
+def test_crop_legend_paper_is_table_ii() -> None:
+    legend = load_legend("sen4map-crop-paper")
+    assert legend.classes == CROP_CLASSES
+    expected = {code: cls for cls, codes in TABLE_II.items() for code in codes}
+    assert legend.mapping == expected
+    out = legend.classify(pd.Series(["B32", "C30", "B21", "B12", "B10", "A11"]))
+    assert out.tolist()[:4] == ["Dry pulses, vegetables and flowers", "Woodland and shrubland",
+                                "Root crops", "Cereals"]
+    assert out.iloc[4:].isna().all()
+
+
+def test_crop_legend_released_differs_from_table_ii_only_where_documented() -> None:
+    legend = load_legend("sen4map-crop-released")
+    assert load_legend("sen4map-crop").mapping == legend.mapping  # the old name
+    assert legend.classes == CROP_CLASSES
+    expected = {code: cls for cls, codes in TABLE_II.items() for code in codes}
+    for code, cls in RELEASED_MOVES.items():
+        expected.pop(code)
+        if cls is not None:
+            expected[code] = cls
+    assert legend.mapping == expected
+    out = legend.classify(pd.Series(["B13", "B55", "C22", "B32", "B10", "C20"]), index=True)
+    assert out.tolist()[:4] == [0, 7, 6, 2]
+    assert out.iloc[4:].isna().all()
 
 
 def _write(tmp_path: Path, body: str) -> Path:
@@ -99,7 +138,7 @@ def test_builtin_legends_match_terratorch(shared_dir: Path) -> None:
         shared_dir / "lucas" / "schemas" / "sen4map_legends_terratorch.csv",
         dtype=str, keep_default_na=False,
     )  # fmt: skip
-    landcover, crop = load_legend("sen4map-landcover"), load_legend("sen4map-crop")
+    landcover, crop = load_legend("sen4map-landcover"), load_legend("sen4map-crop-released")
     coded = ref[ref["lc1_code"] != ""]
     ours_lc = landcover.classify(coded["lc1_code"], index=True).astype("str").tolist()
     assert ours_lc == coded["landcover_class_index"].tolist()

@@ -196,7 +196,7 @@ def test_ingest_summary_reports_the_codes_legends_leave_unmapped(
     lc1 = _table(demo22)["SURVEY_LC1"].str.upper()
     assert summary["unmapped_by_legend"] == unmapped_report(lc1)
     office = set(_table(demo22).query("SURVEY_OBS_TYPE == '7'")["SURVEY_LC1"].str.upper())
-    assert office <= set(summary["unmapped_by_legend"]["sen4map-crop"]), "aggregates kept"
+    assert office <= set(summary["unmapped_by_legend"]["sen4map-crop-released"]), "aggregates kept"
 
 
 def test_points_of_either_survey_only_just_work(demo22: Archive, h5_2022: Path) -> None:
