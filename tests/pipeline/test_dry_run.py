@@ -107,3 +107,25 @@ def test_gee_forecast_is_one_request_per_point_up_to_93_scenes() -> None:
     assert fast.seconds == pytest.approx(3 / 16)
     batch = gee_estimate(GeeOptions(mode="batch", gcs_bucket="b"), batches, ALL_BANDS, 16)
     assert batch.requests == 2 and batch.seconds is None
+
+
+def test_gee_dry_run_predicts_the_computepixels_calls_of_the_run(
+    demo: DemoArchive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the fake Earth Engine: the dry run selects (computeValue) but never asks for
+    pixels, and its request count is the run's computePixels count."""
+    from tests.pipeline.fake_earth_engine import fake_earth_engine
+    from tests.pipeline.test_gee_run import gee_args
+
+    out = tmp_path / "out"
+    with fake_earth_engine(demo, tmp_path / "gcs", monkeypatch) as fake:
+        dry = CliRunner().invoke(main, gee_args(demo, out, "--dry-run", "--json"))
+        assert dry.exit_code == 0, dry.output
+        forecast = json.loads(dry.stdout)
+        assert fake.calls["computePixels"] == 0 and fake.calls["computeValue"] == 1
+        assert not list(out.rglob("*.h5"))
+        real = CliRunner().invoke(main, gee_args(demo, out))
+        assert real.exit_code == 0, real.output
+    assert forecast["request_kind"] == "computePixels requests"
+    assert forecast["requests"] == fake.calls["computePixels"] == len(demo.point_ids)
+    assert fake.calls["computeValue"] == 1, "the real run used the dry run's selection"
