@@ -152,6 +152,8 @@ def inspect_tree(root: Path) -> dict[str, Any]:
     dates = sorted(_iso(d) for d in table.get("s2_datetime", pd.Series(dtype=str)).dropna())
     with_s1 = int((table.get("s1_name", pd.Series(dtype=str)).fillna("") != "").sum())
     countries = sorted({str(c) for c in table.get("country", []) if c})
+    splits = ({str(k): int(v) for k, v in table.split.value_counts().sort_index().items()}
+              if "split" in table else {})
     facts = dict.fromkeys(KEYS)
     facts.update(
         path=str(root),
@@ -171,10 +173,8 @@ def inspect_tree(root: Path) -> dict[str, Any]:
         thresholds={k: provenance.get(k) for k in BEN_THRESHOLDS},
         config_hash=provenance.get("config_hash"),
         index={"path": str(root / METADATA), "exists": True, "current": True, "problem": None},
-        extra={"split": dict(table.split.value_counts().sort_index()) if "split" in table
-               else {}, "clc": provenance.get("clc")},
+        extra={"split": splits, "clc": provenance.get("clc")},
     )
-    facts["extra"]["split"] = {str(k): int(v) for k, v in facts["extra"]["split"].items()}
     return facts
 
 
