@@ -194,8 +194,10 @@ def benchmark(
         train=TrainParams(epochs=epochs, batch_size=batch_size or TrainParams.batch_size,
                           device=device, seed=seed, lr_scaling=lr_scaling, workers=workers),
     )
-    metrics = run(cfg, legend=legend_obj, force=force,
-                  progress=lambda message: click.echo(f"· {message}", err=True))
+    from benchmark.cli_progress import epoch_bars
+
+    with epoch_bars() as bars:
+        metrics = run(cfg, legend=legend_obj, force=force, progress=bars.say)
     _summary(metrics)
     if metrics["failed"]:
         raise click.ClickException(f"model(s) failed: {', '.join(metrics['failed'])}")
@@ -230,7 +232,10 @@ def _multilabel(data_dir: Path, out_dir: Path, models: tuple[str, ...], modality
                                                  workers=args.workers,
                                                  vgg_init=args.vgg_init),
                            cache_dir=cache_dir / "bigearthnet", force=force)
-    metrics = run_multilabel(cfg, progress=lambda message: click.echo(f"· {message}", err=True))
+    from benchmark.cli_progress import epoch_bars
+
+    with epoch_bars() as bars:
+        metrics = run_multilabel(cfg, progress=bars.say)
     from rich.console import Console
 
     console = Console()

@@ -22,6 +22,7 @@ from benchmark.inputs import CENTER_SHIFT, WINDOW_SHIFTS, LazyInputs, WindowInpu
 from benchmark.legend_apply import LegendLike
 from benchmark.legend_apply import load as load_legend
 from benchmark.models.registry import check_extras, get_model
+from benchmark.progress import training as training_of
 from benchmark.resume import Checkpoint, ModelResults, fingerprint, remove_leftovers
 from benchmark.versions import versions
 from lucas.safe_files import OutputLock
@@ -45,10 +46,11 @@ def evaluate_model(
         name, cfg.params[name], cfg.train, n_bands=len(BANDS), n_classes=len(data.classes),
         checkpoint=checkpoint,
     )
-    training = model.fit(
-        LazyInputs(name, data.composites, train_idx), data.y[train_idx],
-        LazyInputs(name, data.composites, val_idx), data.y[val_idx],
-    )
+    with training_of(name):
+        training = model.fit(
+            LazyInputs(name, data.composites, train_idx), data.y[train_idx],
+            LazyInputs(name, data.composites, val_idx), data.y[val_idx],
+        )
     train_seconds = time.perf_counter() - started
     window_proba = predict_window(model, name, data, test_idx)
     y_test = data.y[test_idx]

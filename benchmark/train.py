@@ -31,6 +31,7 @@ from torch import nn
 from benchmark.accel import autocast, loader, precision, resolve_device, resolve_workers
 from benchmark.models.protocols import BuildRequest, Inputs, TrainingStore
 from benchmark.params import TrainParams
+from benchmark.progress import epoch_done
 from lucas.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ class TorchClassifier:
             state.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
             log.info("epoch %d/%d train loss %.4f val loss %.4f", epoch, p.epochs, train_loss,
                      val_loss)
+            epoch_done(epoch, p.epochs, train_loss, val_loss)
             state.epoch = epoch
             if val_loss < state.best_loss - 1e-6:
                 state.best_loss, state.best_epoch, state.stale = val_loss, epoch, 0

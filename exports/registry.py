@@ -12,17 +12,20 @@ know about it travels as data:
   how its batches are sized, whether it may run on Dask;
 - its **builder**, called with the options and a :class:`SourceContext` (bands, workers,
   the run's durable stores, the Ctrl-C flag) and imported lazily, so building the CLI or a
-  config never imports Earth Engine or rasterio.
+  config never imports Earth Engine or rasterio;
+- optionally its **estimator** (``"module:function"``), the export's forecast from its
+  batches for ``etl run --dry-run`` (:class:`~exports.estimate.ExportEstimate`).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import Field, dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol, Self
 
+from exports.estimate import Batches, ExportEstimate
 from exports.source import ImagerySource
 from lucas.errors import ConfigError
 
@@ -151,6 +154,9 @@ class SourceSpec:
     default_workers: int = 2
     max_workers: int = 64
     workers_help: str = "parallel export processes"
+    # "module:function" forecasting the export from its batches (etl run --dry-run); "":
+    # the source gives no estimate.
+    estimator: str = ""
 
     def build(self, options: SourceOptions, context: SourceContext) -> ImagerySource:
         """A ready source (connects to its service, opens its catalog)."""
@@ -158,6 +164,17 @@ class SourceSpec:
         make: Callable[[Any, SourceContext], ImagerySource] = getattr(
             importlib.import_module(module), function)
         return make(options, context)
+
+    def estimate(
+        self, options: SourceOptions, batches: Batches, bands: Sequence[str], workers: int
+    ) -> ExportEstimate | None:
+        """What the export of ``batches`` will cost, or None without an estimator."""
+        if not self.estimator:
+            return None
+        module, _, function = self.estimator.partition(":")
+        forecast: Callable[..., ExportEstimate] = getattr(importlib.import_module(module),
+                                                          function)
+        return forecast(options, batches, bands, workers)
 
     def check_inputs(self, options: SourceOptions) -> None:
         """The options' :meth:`SourceOptions.check_inputs` (a plug-in's options class

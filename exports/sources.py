@@ -21,12 +21,14 @@ from exports.stac.options import StacOptions
 register(SourceSpec(
     "stac", StacOptions, "exports.stac.build:build_source",
     help="a static STAC catalog of COGs (--catalog) or a STAC API (--stac-url)",
+    estimator="exports.stac.estimate:estimate",
 ))
 register(SourceSpec(
     "gee", GeeOptions, "exports.gee.build:build_source",
     help="Earth Engine's COPERNICUS/S2_SR_HARMONIZED (--project)",
     default_workers=DEFAULT_WORKERS,
     workers_help=f"concurrent Earth Engine requests (at most {MAX_CONCURRENT})",
+    estimator="exports.gee.estimate:estimate",
 ))
 
 __all__ = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -43,6 +44,9 @@ def atomic_write(
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
         )
+        # mkstemp makes the file 0600; the result is an ordinary output (a report, a
+        # table), readable as the user's umask says, as if written with open().
+        os.fchmod(fd, 0o666 & ~_umask())
         os.close(fd)
     except OSError as e:
         raise OutputError(f"{target}: cannot write ({e}); {hint}") from e
@@ -51,6 +55,14 @@ def atomic_write(
     except OSError as e:
         raise OutputError(f"{target}: cannot write ({e}); {hint}") from e
     return target
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask (read once: setting it back at once is the only portable way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def replace_atomically(

@@ -47,7 +47,7 @@ def _run(cfg: RunConfig, progress: Progress) -> RunSummary:
     summary = RunSummary()
     started = time.time()  # units recorded before this are earlier runs' (RunSummary)
     with OutputLock(cfg.out), Ledger.in_folder(cfg.out) as ledger, graceful_interrupts():
-        _check_settings(cfg, ledger)
+        check_settings(cfg, ledger)
         points, ingest_summary = run_ingest(cfg, ledger)
         summary.stages.append(ingest_summary)
         cfg = replace(cfg, countries=tuple(points))
@@ -90,7 +90,7 @@ def _failed_earlier(cfg: RunConfig, ledger: Ledger, started: float) -> int:
                for cc in cfg.countries)
 
 
-def _check_settings(cfg: RunConfig, ledger: Ledger) -> None:
+def check_settings(cfg: RunConfig, ledger: Ledger) -> None:
     """Refuse to mix outputs of different settings in one folder (unless --force)."""
     key = f"settings/{cfg.year}"
     stored = ledger.get_meta(key)

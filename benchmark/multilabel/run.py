@@ -35,6 +35,7 @@ from benchmark.multilabel.train import (
     params_dict,
     pick_device,
 )
+from benchmark.progress import training as training_of
 from benchmark.versions import versions
 from exports.clc.codes import BEN19_CLASSES
 from lucas.errors import ConfigError
@@ -195,8 +196,9 @@ def _model(cfg: MultiLabelConfig, name: str, tree: Any, sets: dict[str, Any],
     checkpoint = cfg.out / "checkpoints" / f"{name}.pt"
     if cfg.force:
         checkpoint.unlink(missing_ok=True)
-    model.fit(sets["train"], sets["validation"], checkpoint, fingerprint,
-              lambda message: say(f"{name}: {message}"))
+    with training_of(name):
+        model.fit(sets["train"], sets["validation"], checkpoint, fingerprint,
+                  lambda message: say(f"{name}: {message}"))
     val_scores, _ = model.scores_and_features(sets["validation"])
     test_scores, test_feats = model.scores_and_features(sets["test"])
     _, train_feats = model.scores_and_features(sets["train"])

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.progress import epoch_done
+
 log = logging.getLogger(__name__)
 
 
@@ -117,6 +119,7 @@ def train_net(
             "epoch": epoch, "net": net.state_dict(), "optimiser": optimiser.state_dict(),
             "history": history, "best": best, "waited": waited, "best_weights": best_weights,
             "rng": torch.get_rng_state()})
+        epoch_done(epoch + 1, params.epochs, history[-1]["train_loss"], val_loss)
         if progress is not None:
             progress(f"epoch {epoch + 1}: train loss {history[-1]['train_loss']:.4f}, "
                      f"validation loss {val_loss:.4f}")

@@ -202,3 +202,8 @@ def window_text(window: Window | None) -> str:
         f"window col_off={int(window.col_off)} row_off={int(window.row_off)} "
         f"width={int(window.width)} height={int(window.height)}"
     )
+
+
+def is_remote(href: str) -> bool:
+    """Whether an href is read over a network (HTTP, S3, GDAL's virtual file systems)."""
+    return href.startswith(_REMOTE_PREFIXES)

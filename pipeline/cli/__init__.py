@@ -66,12 +66,18 @@ _SOURCE_PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def _commands(group: str) -> list[EntryPoint]:
-    """The group's entry points; from the source tree's pyproject.toml when the installed
-    metadata predates the group (an editable install not redone since), so a checkout never
-    loses its subcommands."""
+    """The group's entry points: the installed ones, plus those the source tree's
+    pyproject.toml declares that the installed metadata lacks (an editable install not
+    redone since a subcommand was added), so a checkout never loses its subcommands."""
     installed = list(entry_points(group=group))
-    if installed or not _SOURCE_PYPROJECT.is_file():
-        return installed
+    names = {e.name for e in installed}
+    return installed + [e for e in _declared(group) if e.name not in names]
+
+
+def _declared(group: str) -> list[EntryPoint]:
+    """The group as the checkout's pyproject.toml declares it (none outside a checkout)."""
+    if not _SOURCE_PYPROJECT.is_file():
+        return []
     try:
         project = tomllib.loads(_SOURCE_PYPROJECT.read_text()).get("project", {})
     except (OSError, tomllib.TOMLDecodeError):

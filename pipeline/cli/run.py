@@ -29,7 +29,12 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, what batch schedulers expect of a pre-em
 @survey_options
 @source_options
 @work_options
-def run(config_path: Path | None, **flags: Any) -> None:
+@click.option("--dry-run", is_flag=True,
+              help="Ingest and select only, then print the export's points, scenes, requests, "
+                   "bytes and time; no pixel is read or written.")
+@click.option("--json", "as_json", is_flag=True,
+              help="With --dry-run: one JSON object (keys in README \"Dry run\").")
+def run(config_path: Path | None, dry_run: bool, as_json: bool, **flags: Any) -> None:
     """Ingest → select → export → pack: write OUT/<year>/<CC>.h5 (and <CC>_S1.h5 with --s1).
 
     Re-running continues from the ledger after any interruption; re-running after success
@@ -38,6 +43,14 @@ def run(config_path: Path | None, **flags: Any) -> None:
     after the work in flight; run again to resume).
     """
     cfg = config_from_flags(config_path, **flags)
+    if as_json and not dry_run:
+        raise click.UsageError("--json goes with --dry-run")
+    if dry_run:
+        from pipeline.cli.dry_run import print_dry_run
+        from pipeline.dry_run import dry_run as forecast
+
+        print_dry_run(forecast(cfg, RichProgress()), as_json)
+        return
     from pipeline.run import run as run_pipeline
 
     summary = run_pipeline(cfg, RichProgress())
