@@ -106,7 +106,10 @@ def test_gee_forecast_is_one_request_per_point_up_to_93_scenes() -> None:
     assert fast.bytes == (93 + 94) * 11 * 64 * 64 * 2
     assert fast.seconds == pytest.approx(3 / 16)
     batch = gee_estimate(GeeOptions(mode="batch", gcs_bucket="b"), batches, ALL_BANDS, 16)
-    assert batch.requests == 2 and batch.seconds is None
+    assert batch.requests == 1 and batch.seconds is None  # both points in one group task
+    single = gee_estimate(GeeOptions(mode="batch", gcs_bucket="b", gee_group_size=1), batches,
+                          ALL_BANDS, 16)
+    assert single.requests == 2
 
 
 def test_gee_dry_run_predicts_the_computepixels_calls_of_the_run(
