@@ -25,6 +25,7 @@ whether odc-stac's agree.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import tempfile
 import time
@@ -233,6 +234,14 @@ def measure(name: str, catalog: Path, points: list[PointRequest], size: int, sam
           f"(ours = naive, asserted){agree}")
 
 
+def has_odc_stac() -> bool:
+    """Whether odc-stac is installed (the ``bench`` extra)."""
+    try:
+        return importlib.util.find_spec("odc.stac") is not None
+    except ModuleNotFoundError:  # no ``odc`` namespace at all
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--demo-points", type=int, default=24, help="demo archive points")
@@ -248,11 +257,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="keep the demo archive here")
     args = parser.parse_args()
     odc = not args.no_odc
-    if odc:
-        try:
-            import odc.stac  # noqa: F401
-        except ImportError:
-            sys.exit("odc-stac is not installed: pip install -e '.[bench]' (or pass --no-odc)")
+    if odc and not has_odc_stac():
+        sys.exit("odc-stac is not installed: pip install -e '.[bench]' (or pass --no-odc)")
     if args.skip != "demo":
         root = args.dir or Path(tempfile.mkdtemp(prefix="bench-s2-"))
         t0 = time.perf_counter()

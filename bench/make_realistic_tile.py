@@ -109,7 +109,8 @@ def lucas_points(n: int, seed: int = 1) -> list[PointRequest]:
     gx, gy = gx[inside], gy[inside]
     pick = np.sort(np.random.default_rng(seed).choice(gx.size, size=min(n, gx.size),
                                                       replace=False))  # fmt: skip
-    ids = [int(x // 1000) * 10_000 + int(y // 1000) for x, y in zip(gx[pick], gy[pick], strict=True)]
+    ids = [int(x // 1000) * 10_000 + int(y // 1000)
+           for x, y in zip(gx[pick], gy[pick], strict=True)]  # fmt: skip
     lon, lat = to_wgs.transform(gx[pick], gy[pick])
     order = sorted(range(len(ids)), key=lambda i: morton_key(ids[i]))
     return [point_request(ids[i], float(lat[i]), float(lon[i])) for i in order]

@@ -1,14 +1,17 @@
 """Reading: one scene's assets, each opened once, cut into the patches of many points.
 
 Why scene-major: a COG's decoded blocks live in GDAL's block cache only while its dataset
-is open, and neighbouring points of a batch share blocks. Opening each asset once and
-reading every point's window from it decodes (or downloads) each block once per batch.
+is open, and neighbouring points of a batch share blocks. Reading every point's window
+from an asset together decodes (or downloads) each block once per batch: windows that
+share blocks are one merged read (:func:`exports.stac.window.merged_reads`), and datasets
+stay open across batches in this process's pool (:mod:`exports.stac.dataset_pool`).
 
 Each point's window covers the patch bounds in the raster's CRS plus one source pixel of
 margin; the part of it off the raster is filled with 0 (no-data). The window is then put on
 the patch grid by nearest neighbour: in the patch's own CRS by direct indexing, in another
-UTM zone with ``rasterio.warp.reproject``. This module is the IO; every decision it takes
-(windows, transforms, checks, error classes) is a pure function of :mod:`exports.stac.window`.
+UTM zone through the cached index map of GDAL's nearest warp (:mod:`exports.stac.warp_map`).
+This module is the IO; every decision it takes (windows, reads, transforms, checks, error
+classes) is a pure function of :mod:`exports.stac.window`.
 """
 
 from __future__ import annotations
