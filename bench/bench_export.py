@@ -42,7 +42,7 @@ from rasterio.windows import Window
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import make_realistic_tile  # type: ignore[import-not-found]
+import make_realistic_tile
 
 from exports.gdal_env import gdal_env
 from exports.source import (

@@ -29,7 +29,8 @@ def warp_patch(
 ) -> np.ndarray:
     """``raw`` (georeferenced by ``transform``/``crs``) on ``grid`` by GDAL's nearest warp."""
     crs_key = f"EPSG:{epsg}" if epsg is not None else crs.to_wkt()
-    index = warp_index(raw.shape, tuple(transform)[:6], crs_key, grid)  # type: ignore[arg-type]
+    t = transform
+    index = warp_index((raw.shape[0], raw.shape[1]), (t.a, t.b, t.c, t.d, t.e, t.f), crs_key, grid)
     flat = np.concatenate((np.zeros(1, dtype=raw.dtype), raw.ravel()))
     return flat[index]
 

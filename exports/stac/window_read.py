@@ -124,8 +124,9 @@ def _read_asset(
     windows = [source_window(grids[pid], transform, crs, epsg) for pid in pids]
     failed = False
     for rect, members in merged_reads(windows, src.block_shapes[0], src.width, src.height):
+        raws: list[np.ndarray | None]
         try:
-            raws = _read_group(src, rect, [windows[i] for i in members])
+            raws = list(_read_group(src, rect, [windows[i] for i in members]))
         except (RasterioError, OSError):  # one window at a time: errors hit their points only
             raws = [None] * len(members)
         for i, raw in zip(members, raws, strict=True):

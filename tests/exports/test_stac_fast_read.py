@@ -77,6 +77,7 @@ def test_windows_sharing_blocks_are_one_read_others_alone() -> None:
     groups = sorted(sorted(members) for _, members in reads)
     assert groups == [[0, 1], [2], [3]]
     rect = next(r for r, m in reads if sorted(m) == [0, 1])
+    assert rect is not None
     assert (rect.col_off, rect.row_off, rect.width, rect.height) == (10, 10, 116, 76)
     assert next(r for r, m in reads if m == [3]) is None
 
