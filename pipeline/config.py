@@ -200,6 +200,13 @@ def _path_keys() -> set[str]:
     return keys
 
 
+def known_keys() -> set[str]:
+    """Every key a config file (or the Python API) may set: the run's, every source's and
+    the radar settings' names."""
+    return (({f.name for f in fields(RunConfig)} - {"source_options", "s1_options"})
+            | all_option_names().keys() | set(S1Options.option_names()))
+
+
 def build_config(
     file_values: Mapping[str, Any], flag_values: Mapping[str, Any], config_path: Path | None
 ) -> RunConfig:
@@ -207,8 +214,7 @@ def build_config(
     where_file = f"config file {config_path}" if config_path else "config"
     source_keys = all_option_names()
     s1_keys = set(S1Options.option_names())
-    known = (({f.name for f in fields(RunConfig)} - {"source_options", "s1_options"})
-             | source_keys.keys() | s1_keys)
+    known = known_keys()
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
     chosen = str(flag_values.get("source") or file_values.get("source") or RunConfig.source)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import io
 import logging
 import math
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -25,6 +26,7 @@ import ee
 import numpy as np
 from affine import Affine
 
+from exports.gee.npy import NpyAnswer, match_columns, read_npy
 from exports.gee.select import COLLECTION
 from exports.gee.throttle import Throttle
 from exports.grid import PatchGrid
@@ -131,7 +133,9 @@ def pixel_request(
 
 
 def load_array(data: Any) -> np.ndarray:
-    """NPY bytes (fileFormat NPY) or an already decoded array (NUMPY_NDARRAY)."""
+    """NPY bytes (fileFormat NPY) or an already decoded array (NUMPY_NDARRAY), as numpy
+    reads it: for small answers (a block, a label map); a point's stack uses
+    :func:`~exports.gee.npy.read_npy`."""
     if isinstance(data, np.ndarray):
         return data
     # 1024 fields named "<system:index>_<band>" make a ~60 kB header, above numpy's default
@@ -140,55 +144,92 @@ def load_array(data: Any) -> np.ndarray:
 
 
 def split_fields(
-    array: np.ndarray, scenes: Sequence[Scene], bands: Sequence[str]
+    answer: NpyAnswer | np.ndarray | bytes,
+    scenes: Sequence[Scene],
+    bands: Sequence[str],
+    what: str = "computePixels",
 ) -> tuple[list[ScenePatch], list[DroppedScene]]:
-    """Per-scene patches (band -> 2-D array, SCL cast to u1) from one computePixels answer.
+    """Per-scene patches (band -> 2-D array, SCL as u1) from one computePixels answer.
 
     A field ``<prefix>_<band>`` belongs to the scene whose ``system:index`` is the prefix
     (or ends it, should the server prepend a collection index). Scenes missing a band in
-    the answer are dropped with the reason; unknown fields are ignored.
+    the answer are dropped with the reason; unknown fields are ignored. Each band of every
+    scene is gathered in one numpy operation (the patches are views of it).
     """
-    by_id = {s.image_id: s for s in scenes}
-    found: dict[str, dict[str, np.ndarray]] = {}
-    for name in array.dtype.names or ():
-        match = match_field(name, by_id, bands)
-        if match is None:
-            log.debug("computePixels field %s matches no requested scene/band", name)
-            continue
-        image_id, band = match
-        found.setdefault(image_id, {})[band] = array[name]
+    if not isinstance(answer, NpyAnswer):
+        answer = read_npy(answer, what)
+    columns = match_columns(answer.names, [s.image_id for s in scenes], bands)
     dtype = band_dtype(bands)
     names = dtype.names or ()
-    patches: list[ScenePatch] = []
+    complete: list[Scene] = []
     dropped: list[DroppedScene] = []
     for scene in scenes:
-        fields = found.get(scene.image_id, {})
+        fields = columns.get(scene.image_id, {})
         missing = [b for b in names if b not in fields]
         if missing:
             reason = f"Earth Engine returned no {', '.join(missing)} for this scene"
             dropped.append(DroppedScene(scene.scene_id, reason, kind="gee_missing_band"))
-            continue
-        patch = {b: np.ascontiguousarray(fields[b], dtype=dtype[b]) for b in names}
-        patches.append(ScenePatch(scene, patch))
+        else:
+            complete.append(scene)
+    if not complete:
+        return [], dropped
+    by_band = {
+        b: answer.gather([columns[s.image_id][b] for s in complete]).astype(dtype[b], copy=False)
+        for b in names
+    }
+    patches = [
+        ScenePatch(scene, {b: by_band[b][t] for b in names}) for t, scene in enumerate(complete)
+    ]
     return patches, dropped
 
 
-def match_field(
-    name: str, by_id: Collection[str], bands: Sequence[str]
-) -> tuple[str, str] | None:
-    """``(system:index, band)`` of an answer's field ``<system:index>_<band>`` (the index may
-    carry a prefix the server added), or None for a field of no requested image/band."""
-    for band in bands:
-        suffix = f"_{band}"
-        if not name.endswith(suffix):
-            continue
-        prefix = name[: -len(suffix)]
-        if prefix in by_id:
-            return prefix, band
-        for image_id in by_id:
-            if prefix.endswith(f"_{image_id}"):
-                return image_id, band
-    return None
+@dataclass(frozen=True)
+class Answer:
+    """One request's raw answer with what it asked for: decoded later, off the request pool."""
+
+    scenes: Sequence[Scene]
+    data: Any  # NPY bytes (or an array, NUMPY_NDARRAY)
+    what: str  # names the point and the group in errors
+
+
+def request_answers(
+    point: PointRequest,
+    scenes: Sequence[Scene],
+    bands: Sequence[str],
+    *,
+    compute_pixels: ComputePixels,
+    throttle: Throttle,
+) -> list[Answer]:
+    """The raw answers of every request of one point (no decoding: the request thread is
+    free for the next point as soon as the bytes are in).
+
+    Errors of a request (after the throttle's retries) propagate: the caller turns them
+    into a :class:`~exports.source.PointFailure`.
+    """
+    answers: list[Answer] = []
+    groups = plan_requests(scenes, bands, point.grid)
+    for n, group in enumerate(groups, start=1):
+        params = pixel_request(point, group, bands)
+        what = f"gee pixels point {point.point_id:08d} ({n}/{len(groups)}, {len(group)} scenes)"
+        answers.append(Answer(group, throttle.call(partial(compute_pixels, params), what=what),
+                              what))
+    return answers
+
+
+def decode_answers(
+    point: PointRequest, answers: Sequence[Answer], bands: Sequence[str]
+) -> tuple[list[ScenePatch], list[DroppedScene]]:
+    """Every scene's patch from a point's answers, and the scenes the answers lacked."""
+    patches: list[ScenePatch] = []
+    dropped: list[DroppedScene] = []
+    for answer in answers:
+        fields = read_npy(answer.data, answer.what)
+        if fields.shape != (point.grid.size, point.grid.size):
+            raise SourceError(f"{answer.what}: computePixels returned shape {fields.shape}")
+        got, lost = split_fields(fields, answer.scenes, bands, answer.what)
+        patches.extend(got)
+        dropped.extend(lost)
+    return patches, dropped
 
 
 def fetch_patches(
@@ -199,21 +240,7 @@ def fetch_patches(
     compute_pixels: ComputePixels,
     throttle: Throttle,
 ) -> tuple[list[ScenePatch], list[DroppedScene]]:
-    """Every scene's patch of one point, and the scenes the answer lacked.
-
-    Errors of a request (after the throttle's retries) propagate: the caller turns them
-    into a :class:`~exports.source.PointFailure`.
-    """
-    patches: list[ScenePatch] = []
-    dropped: list[DroppedScene] = []
-    groups = plan_requests(scenes, bands, point.grid)
-    for n, group in enumerate(groups, start=1):
-        params = pixel_request(point, group, bands)
-        what = f"gee pixels point {point.point_id:08d} ({n}/{len(groups)}, {len(group)} scenes)"
-        array = load_array(throttle.call(partial(compute_pixels, params), what=what))
-        if array.shape != (point.grid.size, point.grid.size):
-            raise SourceError(f"{what}: computePixels returned shape {array.shape}")
-        got, lost = split_fields(array, group, bands)
-        patches.extend(got)
-        dropped.extend(lost)
-    return patches, dropped
+    """Request and decode in one go (one point at a time: tests, single reads)."""
+    answers = request_answers(point, scenes, bands, compute_pixels=compute_pixels,
+                              throttle=throttle)
+    return decode_answers(point, answers, bands)

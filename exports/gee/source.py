@@ -36,7 +36,8 @@ from exports.gee.batch import (
     TaskStore,
     read_geotiff,
 )
-from exports.gee.pixels import ComputePixels, fetch_patches
+from exports.gee.pipelined import decode_behind
+from exports.gee.pixels import Answer, ComputePixels, decode_answers, request_answers
 from exports.gee.select import DEFAULT_CHUNK, Evaluate, select_scenes
 from exports.gee.throttle import (
     DEFAULT_BURST,
@@ -283,31 +284,47 @@ class GeeSource(GeeService):
         bands: Sequence[str],
         max_patch_nodata: float,
     ) -> Iterator[PointStack | PointFailure]:
-        """Each point's stack as soon as it is ready (completion order, not batch order)."""
-        yield from completion_order(
+        """Each point's stack as soon as it is ready (completion order, not batch order).
+
+        Requests run on ``workers`` threads, decoding on a pool of its own
+        (:mod:`exports.gee.pipelined`), so every request thread is always in flight.
+        """
+
+        def run_requests(items: Iterable[Any], work: Callable[[Any], Any]) -> Iterator[Any]:
+            return completion_order(items, work, self.settings.workers,
+                                    thread_name_prefix="gee-pixels")
+
+        yield from decode_behind(
             batch,
-            lambda item: self._fetch_one(item[0], item[1], bands, max_patch_nodata),
-            self.settings.workers,
-            thread_name_prefix="gee-pixels",
+            lambda item: self._request_one(item, bands),
+            lambda raw: self._decode_one(raw, bands, max_patch_nodata),
+            run_requests=run_requests,
         )
 
-    def _fetch_one(
+    def _request_one(
+        self, item: tuple[PointRequest, Sequence[Scene]], bands: Sequence[str]
+    ) -> tuple[PointRequest, list[Answer] | PointFailure]:
+        point, scenes = item
+        try:
+            answers = request_answers(point, scenes, bands, compute_pixels=self._compute_pixels,
+                                      throttle=self.throttle)
+        except Exception as e:  # recorded per point, never the end of the batch
+            return point, point_failure(point, e)
+        return point, answers
+
+    def _decode_one(
         self,
-        point: PointRequest,
-        scenes: Sequence[Scene],
+        raw: tuple[PointRequest, list[Answer] | PointFailure],
         bands: Sequence[str],
         max_patch_nodata: float,
     ) -> PointStack | PointFailure:
+        point, answers = raw
+        if isinstance(answers, PointFailure):
+            return answers
         try:
-            patches, dropped = fetch_patches(
-                point,
-                scenes,
-                bands,
-                compute_pixels=self._compute_pixels,
-                throttle=self.throttle,
-            )
+            patches, dropped = decode_answers(point, answers, bands)
             return assemble_stack(point, patches, bands, max_patch_nodata, dropped)
-        except Exception as e:  # recorded per point, never the end of the batch
+        except Exception as e:  # a malformed answer fails its point only
             return point_failure(point, e)
 
 

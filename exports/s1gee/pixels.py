@@ -20,11 +20,10 @@ from typing import Any
 import ee
 import numpy as np
 
+from exports.gee.npy import NpyAnswer, match_columns, read_npy
 from exports.gee.pixels import (
     ComputePixels,
     grid_spec,
-    load_array,
-    match_field,
     point_images,
     scenes_per_request,
 )
@@ -88,26 +87,20 @@ def pixel_request(
 
 
 def split_fields(
-    array: np.ndarray, scenes: Sequence[S1Scene]
+    answer: NpyAnswer | np.ndarray | bytes, scenes: Sequence[S1Scene], what: str = "computePixels"
 ) -> tuple[list[S1Patch], list[DroppedScene]]:
     """Per-slice VV/VH patches (float32 dB, NaN no data) from one computePixels answer.
 
     A slice missing VV or VH in the answer is dropped with the reason; unknown fields are
     ignored.
     """
-    ids = {s.scene_id for s in scenes}
-    found: dict[str, dict[str, np.ndarray]] = {}
-    for name in array.dtype.names or ():
-        match = match_field(name, ids, S1_BANDS)
-        if match is None:
-            log.debug("computePixels field %s matches no requested slice/band", name)
-            continue
-        index, band = match
-        found.setdefault(index, {})[band] = array[name]
+    if not isinstance(answer, NpyAnswer):
+        answer = read_npy(answer, what)
+    columns = match_columns(answer.names, [s.scene_id for s in scenes], S1_BANDS)
     patches: list[S1Patch] = []
     dropped: list[DroppedScene] = []
     for scene in scenes:
-        fields = found.get(scene.scene_id, {})
+        fields = columns.get(scene.scene_id, {})
         missing = [b for b in S1_BANDS if b not in fields]
         if missing:
             reason = f"Earth Engine returned no {', '.join(missing)} for this slice"
@@ -115,8 +108,8 @@ def split_fields(
             continue
         patches.append(S1Patch(
             scene,
-            vv=db_patch(fields["VV"], nodata=NODATA_DB),
-            vh=db_patch(fields["VH"], nodata=NODATA_DB),
+            vv=db_patch(answer.column(fields["VV"]), nodata=NODATA_DB),
+            vh=db_patch(answer.column(fields["VH"]), nodata=NODATA_DB),
         ))
     return patches, dropped
 
@@ -140,10 +133,10 @@ def fetch_slices(
     for n, group in enumerate(groups, start=1):
         params = pixel_request(point, group, resampling)
         what = f"gee s1 pixels point {point.point_id:08d} ({n}/{len(groups)}, {len(group)} slices)"
-        array = load_array(throttle.call(partial(compute_pixels, params), what=what))
-        if array.shape != (point.grid.size, point.grid.size):
-            raise SourceError(f"{what}: computePixels returned shape {array.shape}")
-        got, lost = split_fields(array, group)
+        answer = read_npy(throttle.call(partial(compute_pixels, params), what=what), what)
+        if answer.shape != (point.grid.size, point.grid.size):
+            raise SourceError(f"{what}: computePixels returned shape {answer.shape}")
+        got, lost = split_fields(answer, group, what)
         patches.extend(got)
         dropped.extend(lost)
     return patches, dropped

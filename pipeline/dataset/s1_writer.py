@@ -14,6 +14,7 @@ from typing import Any
 
 import h5py
 
+from exports.file_index import S1_SUFFIX
 from exports.grid import PatchGrid
 from exports.source import PointStack
 from pipeline.dataset.layout import OutputLayout
@@ -32,6 +33,10 @@ class Sentinel1Writer(Sen4MapWriter):
 
     def output_path(self, layout: OutputLayout, year: int, country: str) -> Path:
         return layout.s1_file(year, country)
+
+    def indexed_file(self, target: Path) -> Path:
+        """``<CC>.h5``: its index carries each point's radar step count."""
+        return target.with_name(target.name.replace(S1_SUFFIX + ".h5", ".h5"))
 
     def write_dataset(self, f: h5py.File, stack: PointStack, grid: PatchGrid,
                       attributes: Mapping[str, Any]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import h5py
 
+from exports.file_index import index_is_current, write_index
 from exports.grid import PatchGrid
 from exports.source import PointStack
 from lucas.safe_files import remove_leftovers, replace_atomically
@@ -124,7 +125,20 @@ class Sen4MapWriter:
     def pack(self, staged: Sequence[tuple[int, Path]], target: Path,
              attributes: Mapping[str, Any],
              progress: Callable[[int], None] | None = None) -> Path:
-        return sen4map_pack.pack_country(staged, target, attributes, progress)
+        packed = sen4map_pack.pack_country(staged, target, attributes, progress)
+        self.ensure_index(packed)
+        return packed
+
+    def indexed_file(self, target: Path) -> Path:
+        """The country file whose ``<CC>.index.parquet`` describes ``target``."""
+        return target
+
+    def ensure_index(self, target: Path) -> None:
+        """Write the index beside the country file unless it is current (after a pack, and
+        for a file found up to date: a crash between the file's rename and the index's)."""
+        country_file = self.indexed_file(target)
+        if country_file.is_file() and not index_is_current(country_file):
+            write_index(country_file)
 
     def check_packed(self, target: Path, unit_ids: Sequence[int]) -> str | None:
         return sen4map_pack.packed_problem(target, unit_ids)

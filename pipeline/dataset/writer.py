@@ -58,6 +58,11 @@ class DatasetWriter(Protocol):
         """Write ``target`` from the staged units (temp + rename: the old file survives)."""
         ...
 
+    def ensure_index(self, target: Path) -> None:
+        """Bring the reader's index of ``target`` up to date (written after each pack; a
+        file found up to date whose index is missing or stale gets it again)."""
+        ...
+
     def check_packed(self, target: Path, unit_ids: Sequence[int]) -> str | None:
         """Why a packed file does not hold ``unit_ids`` (damaged, other content), or None:
         such a file is packed again instead of reported up to date."""

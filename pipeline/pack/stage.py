@@ -126,6 +126,7 @@ def _plan(
             summary.notes.append(f"removed the temp file of an interrupted pack ({cc})")
         current, damage = (False, None) if cfg.force else pack_check(cfg, ledger, cc, product)
         if current:
+            writer.ensure_index(target)
             summary.counts["files up to date"] += 1
             outputs.append(target)
             continue

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import pipeline.cli
 from pipeline.cli import COMMANDS_GROUP, main
 
-COMMANDS = ("benchmark", "bigearthnet", "demo", "ingest", "run", "status")
+COMMANDS = ("benchmark", "bigearthnet", "demo", "ingest", "run", "show", "status")
 
 
 def test_help_lists_every_command_of_the_group() -> None:

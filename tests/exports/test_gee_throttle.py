@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -73,18 +74,44 @@ def test_token_bucket_rejects_a_bad_rate() -> None:
         TokenBucket(rate=0)
 
 
-def test_limiter_halves_on_quota_once_per_cooldown_and_recovers() -> None:
+def test_limiter_lowers_on_quota_once_per_cooldown_and_regrows_to_the_level_that_failed() -> None:
     clock = FakeClock()
-    limiter = AdaptiveLimiter(16, recover_after=3, cooldown_s=2.0, clock=clock)
+    limiter = AdaptiveLimiter(40, regrow_after=2, probe_after=10, cooldown_s=2.0, clock=clock)
     limiter.on_quota()
     limiter.on_quota()  # the same overload reported by another request in flight
-    assert limiter.limit == 8
-    clock.now += 5
-    limiter.on_quota()
-    assert limiter.limit == 4
-    for _ in range(6):
+    assert (limiter.limit, limiter.ceiling) == (30, 40)
+    limiter.on_success()
+    assert limiter.limit == 30  # refused within the cooldown: no growth yet
+    clock.now += 2.5
+    limiter.on_quota()  # still too many after the cooldown: lower again
+    assert (limiter.limit, limiter.ceiling) == (22, 30)
+    clock.now += 2.5
+    for _ in range(2 * 7):  # quick regrowth below the level that failed
         limiter.on_success()
-    assert limiter.limit == 6
+    assert limiter.limit == 29
+    for _ in range(9):  # at the ceiling, one slot higher only after probe_after successes
+        limiter.on_success()
+    assert limiter.limit == 29
+    limiter.on_success()
+    assert (limiter.limit, limiter.ceiling) == (30, 31)
+
+
+def test_limiter_settles_at_a_competitors_share() -> None:
+    """Another job holds 20 of the 40 slots: the bound ends at 20 and stays near it."""
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(40, clock=clock)
+    levels = []
+    for _ in range(400):  # one round: the limit's worth of requests, 1 s each
+        refused = max(limiter.limit - 20, 0)
+        for _ in range(limiter.limit - refused):
+            limiter.on_success()
+        if refused:
+            limiter.on_quota()
+        clock.now += 1.0
+        levels.append(limiter.limit)
+    tail = levels[100:]
+    assert max(tail) <= 21
+    assert sum(min(level, 20) for level in tail) / len(tail) >= 0.9 * 20
 
 
 def test_limiter_bounds_requests_in_flight() -> None:
@@ -135,7 +162,7 @@ def test_429_is_retried_with_backoff_then_succeeds_and_lowers_concurrency() -> N
     assert len(calls) == 3
     backoffs = [s for s in clock.sleeps if s >= 1.0]
     assert len(backoffs) == 2 and backoffs[1] > backoffs[0] - 0.5  # exponential, with jitter
-    assert throttle.limiter.limit == 4
+    assert throttle.limiter.limit == 6  # 8 × 0.75, once: the second 429 is within the cooldown
 
 
 def test_deterministic_error_is_not_retried() -> None:
@@ -171,3 +198,50 @@ def test_transient_errors_stop_after_bounded_attempts() -> None:
 def test_workers_above_the_quota_are_a_config_error() -> None:
     with pytest.raises(ConfigError, match="--workers"):
         Throttle(workers=41)
+
+
+def test_a_429_storm_of_two_minutes_is_survived() -> None:
+    """A competing job holds the quota for 2 minutes: the call waits it out and succeeds."""
+    clock = FakeClock()
+    throttle = Throttle(workers=8, clock=clock, sleep=clock.sleep)
+    calls = []
+
+    def stormy() -> str:
+        calls.append(clock.now)
+        if clock.now < 120.0:
+            raise ee.EEException("Too many concurrent aggregations.")
+        return "pixels"
+
+    assert throttle.call(stormy, what="test") == "pixels"
+    assert len(calls) > RetryPolicy().max_attempts  # quota errors are not bounded by count
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    assert max(gaps) <= RetryPolicy().quota_backoff_max_s + RetryPolicy().jitter_s
+    assert 120.0 <= calls[-1] <= 120.0 + max(gaps)
+
+
+def test_quota_errors_beyond_the_budget_are_raised() -> None:
+    clock = FakeClock()
+    policy = RetryPolicy(quota_budget_s=300.0)
+    throttle = Throttle(workers=8, retry=policy, clock=clock, sleep=clock.sleep)
+
+    def full() -> None:
+        raise ee.EEException("Too many concurrent aggregations.")
+
+    with pytest.raises(ee.EEException, match="Too many concurrent aggregations"):
+        throttle.call(full, what="test")
+    assert 300.0 <= clock.now <= 300.0 + policy.quota_backoff_max_s + policy.jitter_s
+
+
+def test_transient_errors_keep_their_attempt_cap_between_quota_errors() -> None:
+    clock = FakeClock()
+    throttle = _throttle(clock, attempts=3)
+    errors = iter(["Too many concurrent aggregations."] * 5 + ["Service Unavailable"] * 5)
+    calls = []
+
+    def mixed() -> None:
+        calls.append(1)
+        raise ee.EEException(next(errors))
+
+    with pytest.raises(ee.EEException, match="Service Unavailable"):
+        throttle.call(mixed, what="test")
+    assert len(calls) == 5 + 3

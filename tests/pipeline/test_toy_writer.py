@@ -66,6 +66,9 @@ class NpzWriter:
     def check_packed(self, target: Path, unit_ids: Sequence[int]) -> str | None:
         return None
 
+    def ensure_index(self, target: Path) -> None:
+        """An npz needs no index."""
+
     def remove_stale(self, target: Path) -> int:
         return remove_leftovers(target.parent, f".{target.name}.tmp")
 
