@@ -141,7 +141,8 @@ def _after_fork_in_child() -> None:
     _POOL._forget()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere processes spawn, never fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def dataset_pool() -> DatasetPool:
