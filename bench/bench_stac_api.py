@@ -15,11 +15,11 @@ The archive is one tile of ``--size`` 10 m pixels, COGs written by GDAL's COG dr
 (DEFLATE, predictor 2, ``--block`` px tiles, overviews) with values that compress about
 as real L2A reflectance does; every scene links the same files under its own URL (GDAL
 cannot tell them apart, writing stays cheap). Points are random in the tile at
-``--points`` per tile; the default (100 points in 36 × 36 km) is the LUCAS 2018 density,
-about one point per 13 km².
+``--points`` per tile; the default (400 points in 72 × 72 km, 1024² blocks as Earth
+Search's COGs) is the LUCAS 2018 density, about one point per 13 km², several batches.
 
-    /work/venv/bin/python bench/bench_stac_api.py                 # 512 px blocks
-    /work/venv/bin/python bench/bench_stac_api.py --block 1024    # Earth Search's blocks
+    python bench/bench_stac_api.py                       # the pipeline's batch size (256)
+    python bench/bench_stac_api.py --batch 32 128 256    # one run each
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exports.source import ALL_BANDS, PointRequest, PointStack, Scene, SceneFilter
 from exports.stac.api import api_source
+from exports.stac.options import API_BATCH_SIZE
 from exports.stac.window import source_window
 from pipeline.points import morton_key
 from tests.fixtures.stac_server import LoopbackStac
@@ -170,12 +171,13 @@ def run(items: list[pystac.Item], root: Path, points: list[PointRequest], batch:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--points", type=int, default=100)
+    parser.add_argument("--points", type=int, default=400)
     parser.add_argument("--scenes", type=int, default=10)
-    parser.add_argument("--size", type=int, default=3600, help="tile side in 10 m pixels")
-    parser.add_argument("--block", type=int, default=512, help="COG block size (px)")
-    parser.add_argument("--batch", type=int, nargs="+", default=[32],
-                        help="points per fetch batch (several: one run each)")
+    parser.add_argument("--size", type=int, default=7200, help="tile side in 10 m pixels")
+    parser.add_argument("--block", type=int, default=1024, help="COG block size (px)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[API_BATCH_SIZE],
+                        help="points per fetch batch (several: one run each) [default: "
+                             f"{API_BATCH_SIZE}, the pipeline's with --stac-url]")
     parser.add_argument("--dir", type=Path, default=None, help="keep the archive here")
     args = parser.parse_args()
 

@@ -40,7 +40,9 @@ class Scheduling:
     source keeps all its threads busy. ``one_job_per_country``: the whole country is one
     batch (a batch-export drain keeps its task queue full). ``not_distributable``: why the
     source cannot run on Dask (``--scheduler``), or empty when it can. ``worker_inputs``:
-    local paths every Dask worker host must see (a catalog on disk).
+    local paths every Dask worker host must see (a catalog on disk). ``default_batch_size``:
+    the points per batch when the run does not say (``--batch-size``), e.g. larger for a
+    source whose neighbouring batches would otherwise download shared blocks again.
     """
 
     in_process: bool = False
@@ -48,6 +50,7 @@ class Scheduling:
     one_job_per_country: bool = False
     not_distributable: str = ""
     worker_inputs: tuple[str, ...] = ()
+    default_batch_size: int = 32
 
     def batch_size(self, configured: int, workers: int, points: int) -> int:
         """Points per batch for a country of ``points`` points."""

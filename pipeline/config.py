@@ -239,6 +239,8 @@ def build_config(
     # Earth Engine threads share the project's quota of 40 concurrent requests; local
     # export processes share this machine's cores: each source has its own default.
     values.setdefault("workers", spec.default_workers)
+    # A STAC API reads fewer bytes per point in larger batches (README, Earth Search).
+    values.setdefault("batch_size", values["source_options"].scheduling().default_batch_size)
     if "out" not in values:
         raise ConfigError("no output folder: give --out DIR (or 'out' in the config file)")
     cfg = RunConfig(**values)

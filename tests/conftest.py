@@ -80,3 +80,15 @@ def ee_offline() -> Iterator[Any]:
 
     with offline_ee() as case:
         yield case
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dataset_pool() -> Iterator[None]:
+    """Each test starts without datasets a previous one left open (a loopback server of
+    an earlier test may have had the same port and paths)."""
+    yield
+    import sys
+
+    pool = sys.modules.get("exports.stac.dataset_pool")
+    if pool is not None:
+        pool.dataset_pool().clear()

@@ -1,9 +1,11 @@
 """The ``stac`` export's cost, counted from its batches (``etl run --dry-run``).
 
-Reading is scene-major (:mod:`exports.stac.window_read`): in each batch every asset of a
-scene is opened once and one window per point is read from it. On a catalog on disk that
-is exactly the count: *opens + window reads*. Over HTTP, GDAL turns opens and windows into
-ranged GETs of the COG blocks, which depends on the block size and how many neighbours a
+Reading is scene-major (:mod:`exports.stac.window_read`): every asset is opened once per
+worker process and kept open (:mod:`exports.stac.dataset_pool`, up to its capacity), and
+one window per point is cut from block-merged reads of it. On a catalog on disk the count
+is *asset opens + windows*: each distinct asset once per worker (every batch again when
+the run's assets exceed the pool), one window per point, scene and band. Over HTTP, GDAL
+turns opens and windows into ranged GETs of the COG blocks, which depends on the block size and how many neighbours a
 batch holds: there the figures of ``bench/bench_stac_api.py`` (README "How much traffic a
 country takes", 1024-px blocks at LUCAS density) are used per point-scene.
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 from exports.estimate import Batches, ExportEstimate, unique_scenes
 from exports.source import ALL_BANDS, BANDS_10M
+from exports.stac.dataset_pool import default_capacity
 from exports.stac.window import is_remote
 
 # bench/bench_stac_api.py, 1024² blocks, 400 points: (requests, MB) per point-scene.
@@ -34,6 +37,8 @@ def estimate(options: Any, batches: Batches, bands: Sequence[str], workers: int
     wanted = [b for b in ALL_BANDS if b in bands]
     opens = reads = point_scenes = window_bytes = 0
     remote = False
+    assets: set[tuple[str, str]] = set()
+    per_batch_opens = 0
     for batch in batches:
         seen: set[str] = set()
         for _point, scenes in batch:
@@ -47,17 +52,21 @@ def estimate(options: Any, batches: Batches, bands: Sequence[str], workers: int
                 remote = remote or any(is_remote(scene.assets[b]) for b in present)
                 if scene.scene_id not in seen:
                     seen.add(scene.scene_id)
-                    opens += len(present)
+                    per_batch_opens += len(present)
+                    assets.update((scene.scene_id, b) for b in present)
+    fits = len(assets) <= default_capacity()
+    opens = min(len(assets) * max(1, workers), per_batch_opens) if fits else per_batch_opens
     size = max((len(b) for b in batches), default=0)
     if remote:
         return _over_http(point_scenes, size, len(wanted), workers)
     seconds = point_scenes * LOCAL_MS_PER_POINT_SCENE / 1000 / max(1, workers)
     return ExportEstimate(
         requests=opens + reads, bytes=window_bytes, seconds=seconds,
-        request_kind="file opens + window reads",
+        request_kind="file opens + windows",
         assumptions=(
-            f"catalog on disk: {opens:,} asset opens (each asset once per batch) + {reads:,} "
-            "window reads (one per point, scene and band)",
+            f"catalog on disk: {opens:,} asset opens (each asset once per worker process, kept "
+            f"open; once per batch when the run's assets exceed the pool) + {reads:,} windows "
+            "(one per point, scene and band, cut from block-merged reads)",
             "bytes: the decoded windows (patch + 1 source pixel of margin); the disk reads "
             "are the compressed blocks they touch",
             f"time: {LOCAL_MS_PER_POINT_SCENE} ms per point-scene per worker "

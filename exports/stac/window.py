@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 from affine import Affine
@@ -50,9 +51,8 @@ def source_window(
     """
     left, bottom, right, top = grid.bounds
     if src_epsg != grid.epsg:
-        left, bottom, right, top = transform_bounds(
-            grid.crs, src_crs, left, bottom, right, top, densify_pts=21
-        )
+        crs_key = f"EPSG:{src_epsg}" if src_epsg is not None else src_crs.to_wkt()
+        left, bottom, right, top = foreign_bounds(grid, crs_key)
     t = src_transform
     if north_up(t):  # plain arithmetic: this runs once per point and asset
         c0, c1 = (left - t.c) / t.a, (right - t.c) / t.a
@@ -66,6 +66,15 @@ def source_window(
     col1 = math.ceil(c1 - 1e-6) + margin
     row1 = math.ceil(r1 - 1e-6) + margin
     return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+@lru_cache(maxsize=8192)
+def foreign_bounds(grid: PatchGrid, crs: str) -> tuple[float, float, float, float]:
+    """The patch bounds in another CRS (densified), once per point and CRS: every scene of
+    a tile in the neighbouring UTM zone asks for the same."""
+    left, bottom, right, top = grid.bounds
+    out = transform_bounds(grid.crs, crs, left, bottom, right, top, densify_pts=21)
+    return (float(out[0]), float(out[1]), float(out[2]), float(out[3]))
 
 
 def window_transform(transform: Affine, window: Window) -> Affine:
@@ -207,3 +216,98 @@ def window_text(window: Window | None) -> str:
 def is_remote(href: str) -> bool:
     """Whether an href is read over a network (HTTP, S3, GDAL's virtual file systems)."""
     return href.startswith(_REMOTE_PREFIXES)
+
+
+# A merged read is at most this many pixels (32 MB of uint16) and decodes at most this
+# factor more blocks than its windows touch; a group beyond either is split by block rows.
+MERGED_READ_MAX_PIXELS = 16 * 2**20
+MERGED_READ_MAX_WASTE = 1.5
+
+
+def merged_reads(
+    windows: Sequence[Window], block: tuple[int, int], width: int, height: int
+) -> list[tuple[Window | None, list[int]]]:
+    """The reads that serve ``windows`` of one ``width`` × ``height`` raster: each a
+    window on the raster and the indices of the windows it holds.
+
+    Why: neighbouring points' windows share COG blocks; one read of the rectangle around
+    windows that share blocks decodes (or downloads, over HTTP in merged ranges) each block
+    once and costs one call instead of one per window. Windows sharing no block with any
+    other are read alone, as before. A read of ``None``: windows wholly off the raster.
+    """
+    bh, bw = block
+    parts: dict[int, tuple[int, int, int, int]] = {}  # index -> clipped (c0, r0, c1, r1)
+    off: list[int] = []
+    for i, w in enumerate(windows):
+        part = on_raster(w, width, height)
+        if part is None:
+            off.append(i)
+            continue
+        inner = part[0]
+        c0, r0 = int(inner.col_off), int(inner.row_off)
+        parts[i] = (c0, r0, c0 + int(inner.width), r0 + int(inner.height))
+    reads: list[tuple[Window | None, list[int]]] = [(None, off)] if off else []
+    for members in _sharing_groups(parts, bh, bw):
+        reads.extend(_split(members, parts, bh, bw))
+    return reads
+
+
+def _blocks(extent: tuple[int, int, int, int], bh: int, bw: int) -> list[tuple[int, int]]:
+    c0, r0, c1, r1 = extent
+    return [(by, bx) for by in range(r0 // bh, (r1 - 1) // bh + 1)
+            for bx in range(c0 // bw, (c1 - 1) // bw + 1)]  # fmt: skip
+
+
+def _sharing_groups(
+    parts: Mapping[int, tuple[int, int, int, int]], bh: int, bw: int
+) -> list[list[int]]:
+    """Windows joined when they touch a common block (union-find over the blocks)."""
+    parent = {i: i for i in parts}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[tuple[int, int], int] = {}
+    for i, extent in parts.items():
+        for b in _blocks(extent, bh, bw):
+            j = owner.setdefault(b, i)
+            parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in parts:
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
+def _split(
+    members: list[int], parts: Mapping[int, tuple[int, int, int, int]], bh: int, bw: int
+) -> list[tuple[Window | None, list[int]]]:
+    """One read for ``members`` if it is small and dense enough, else split by block rows
+    (and, for a single block row, one read per window)."""
+    extents = [parts[i] for i in members]
+    c0, r0 = min(e[0] for e in extents), min(e[1] for e in extents)
+    c1, r1 = max(e[2] for e in extents), max(e[3] for e in extents)
+    rect = (c0, r0, c1, r1)
+    touched = {b for e in extents for b in _blocks(e, bh, bw)}
+    spanned = len(_blocks(rect, bh, bw))
+    if len(members) == 1 or (
+        (c1 - c0) * (r1 - r0) <= MERGED_READ_MAX_PIXELS
+        and spanned <= MERGED_READ_MAX_WASTE * len(touched)
+    ):
+        return [(Window(c0, r0, c1 - c0, r1 - r0), members)]
+    rows: dict[int, list[int]] = {}
+    for i in members:
+        rows.setdefault(parts[i][1] // bh, []).append(i)
+    if len(rows) == 1:
+        return [(Window(*_xywh(parts[i])), [i]) for i in members]
+    out: list[tuple[Window | None, list[int]]] = []
+    for row in rows.values():
+        out.extend(_split(row, parts, bh, bw))
+    return out
+
+
+def _xywh(extent: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    c0, r0, c1, r1 = extent
+    return c0, r0, c1 - c0, r1 - r0

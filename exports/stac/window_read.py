@@ -1,35 +1,37 @@
 """Reading: one scene's assets, each opened once, cut into the patches of many points.
 
 Why scene-major: a COG's decoded blocks live in GDAL's block cache only while its dataset
-is open, and neighbouring points of a batch share blocks. Opening each asset once and
-reading every point's window from it decodes (or downloads) each block once per batch.
+is open, and neighbouring points of a batch share blocks. Reading every point's window
+from an asset together decodes (or downloads) each block once per batch: windows that
+share blocks are one merged read (:func:`exports.stac.window.merged_reads`), and datasets
+stay open across batches in this process's pool (:mod:`exports.stac.dataset_pool`).
 
 Each point's window covers the patch bounds in the raster's CRS plus one source pixel of
 margin; the part of it off the raster is filled with 0 (no-data). The window is then put on
 the patch grid by nearest neighbour: in the patch's own CRS by direct indexing, in another
-UTM zone with ``rasterio.warp.reproject``. This module is the IO; every decision it takes
-(windows, transforms, checks, error classes) is a pure function of :mod:`exports.stac.window`.
+UTM zone through the cached index map of GDAL's nearest warp (:mod:`exports.stac.warp_map`).
+This module is the IO; every decision it takes (windows, reads, transforms, checks, error
+classes) is a pure function of :mod:`exports.stac.window`.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
-from rasterio.warp import Resampling, reproject
 from rasterio.windows import Window
 
 from exports.grid import PatchGrid
 from exports.source import Scene, band_dtype
+from exports.stac.dataset_pool import dataset_pool
 from exports.stac.hrefs import HrefPolicy
+from exports.stac.warp_map import warp_patch
 from exports.stac.window import (
     AssetMismatch,
     asset_mismatch,
@@ -37,6 +39,7 @@ from exports.stac.window import (
     finish_patch,
     gather,
     lacks_georeference,
+    merged_reads,
     on_raster,
     read_error,
     source_window,
@@ -102,33 +105,73 @@ def _read_asset(
     offset: int,
     result: SceneRead,
 ) -> None:
-    """One asset, opened once, read for every point of ``grids``; results into ``result``."""
+    """One asset (from this process's pool of open datasets) read for every point of
+    ``grids`` in merged reads; results into ``result``."""
+    pool = dataset_pool()
     try:
-        with warnings.catch_warnings():  # handled below, as a read error
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            src = rasterio.open(href)
+        src = pool.get(href)
     except (RasterioError, OSError) as e:
         result.errors.update(dict.fromkeys(grids, read_error(scene, href, "open", e)))
         return
-    with src:
-        err = _unusable(scene, band, href, src)
-        if err is not None:
-            result.errors.update(dict.fromkeys(grids, err))
-            return
-        crs = src.crs if src.crs else CRS.from_epsg(scene.epsg)
-        epsg = crs.to_epsg()
-        transform, nodata = src.transform, src.nodata  # properties: built anew on each access
-        for pid, grid in grids.items():
-            window: Window | None = None
+    err = _unusable(scene, band, href, src)
+    if err is not None:
+        result.errors.update(dict.fromkeys(grids, err))
+        return
+    crs = src.crs if src.crs else CRS.from_epsg(scene.epsg)
+    epsg = crs.to_epsg()
+    transform, nodata = src.transform, src.nodata  # properties: built anew on each access
+    pids = list(grids)
+    windows = [source_window(grids[pid], transform, crs, epsg) for pid in pids]
+    failed = False
+    for rect, members in merged_reads(windows, src.block_shapes[0], src.width, src.height):
+        raws: list[np.ndarray | None]
+        try:
+            raws = list(_read_group(src, rect, [windows[i] for i in members]))
+        except (RasterioError, OSError):  # one window at a time: errors hit their points only
+            raws = [None] * len(members)
+        for i, raw in zip(members, raws, strict=True):
+            pid, window = pids[i], windows[i]
             try:
-                window = source_window(grid, transform, crs, epsg)
-                raw = read_window(src, window)
-                patch = to_patch(raw, window_transform(transform, window), crs, epsg, grid)
+                if raw is None:
+                    raw = read_window(src, window)
+                patch = to_patch(raw, window_transform(transform, window), crs, epsg, grids[pid])
             except (RasterioError, OSError) as e:
                 result.errors[pid] = read_error(scene, href, window_text(window), e)
+                failed = True
                 continue
             patch = zero_nodata(patch, nodata)
             result.patches[pid][band] = finish_patch(patch, dtype, offset)
+    if failed:  # a truncated file or a broken connection: open it afresh next time
+        pool.discard(href)
+
+
+def _read_group(
+    src: DatasetReader, rect: Window | None, windows: Sequence[Window]
+) -> list[np.ndarray]:
+    """The raw windows of one merged read: ``rect`` read once, each window cut from it
+    (the part off the raster 0); ``rect`` None: every window is off the raster."""
+    dtype = src.dtypes[0]
+    if rect is None:
+        return [np.zeros((int(w.height), int(w.width)), dtype=dtype) for w in windows]
+    block = src.read(1, window=rect)
+    r0, c0 = int(rect.row_off), int(rect.col_off)
+    out = []
+    for w in windows:
+        height, width = int(w.height), int(w.width)
+        part = on_raster(w, src.width, src.height)
+        if part is None:  # merged_reads never puts such a window in a read
+            out.append(np.zeros((height, width), dtype=dtype))
+            continue
+        inner, (rows, cols) = part
+        ir, ic = int(inner.row_off) - r0, int(inner.col_off) - c0
+        view = block[ir : ir + int(inner.height), ic : ic + int(inner.width)]
+        if (rows, cols) == (slice(0, height), slice(0, width)):
+            out.append(view)
+        else:
+            raw = np.zeros((height, width), dtype=dtype)
+            raw[rows, cols] = view
+            out.append(raw)
+    return out
 
 
 def _unusable(scene: Scene, band: str, href: str, src: DatasetReader) -> SceneReadError | None:
@@ -158,16 +201,4 @@ def to_patch(
     """``raw`` (georeferenced by ``transform``/``crs``) on the patch grid, nearest neighbour."""
     if can_gather(transform, epsg, grid):
         return gather(raw, transform, grid)
-    out = np.zeros((grid.size, grid.size), dtype=raw.dtype)
-    reproject(
-        raw,
-        out,
-        src_transform=transform,
-        src_crs=crs,
-        src_nodata=0,
-        dst_transform=grid.transform,
-        dst_crs=grid.crs,
-        dst_nodata=0,
-        resampling=Resampling.nearest,
-    )
-    return out
+    return warp_patch(raw, transform, crs, epsg, grid)

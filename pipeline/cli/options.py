@@ -169,7 +169,8 @@ tile_source_options = _stack(
 work_options = _stack(
     click.option("--workers", type=int, help=_workers_help()),
     click.option("--batch-size", type=int,
-                 help=f"Neighbouring points read together [default: {_D.batch_size}]."),
+                 help=f"Neighbouring points read together [default: {_D.batch_size}; 256 "
+                      "with --stac-url]."),
     click.option("--retries", type=int,
                  help=f"Attempts per point when failures are transient [default: {_D.retries}]."),
     click.option("--scheduler", help="Run the export on Dask: tcp://HOST:8786 or local[:N]."),

@@ -70,6 +70,17 @@ def test_workers_default_depends_on_the_source(tmp_path: Path) -> None:
     assert build_config({}, {"out": tmp_path, "source": "gee", "workers": 4}, None).workers == 4
 
 
+def test_batch_size_default_is_larger_over_a_stac_api(tmp_path: Path) -> None:
+    """Over HTTP, batches of 256 download the blocks neighbouring batches share once
+    (bench/bench_stac_api.py: 1.3× the minimum bytes, against 2.7× at 32)."""
+    local = {"out": tmp_path, "catalog": tmp_path / "catalog.json"}
+    api = {"out": tmp_path, "stac_url": "earth-search"}
+    assert build_config({}, local, None).batch_size == 32
+    assert build_config({}, api, None).batch_size == 256
+    assert build_config({}, {**api, "batch_size": 64}, None).batch_size == 64
+    assert build_config({}, {**api, "batch_size": None}, None).batch_size == 256
+
+
 def test_a_sources_keys_may_sit_under_its_own_table(tmp_path: Path) -> None:
     flat, nested = tmp_path / "flat.toml", tmp_path / "nested.toml"
     flat.write_text('[run]\nout = "o"\nsource = "gee"\nmode = "batch"\ngcs_bucket = "b"\n')

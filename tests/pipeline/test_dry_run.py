@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from exports.gee.estimate import estimate as gee_estimate
 from exports.gee.options import GeeOptions
 from exports.stac import window_read
+from exports.stac.dataset_pool import dataset_pool
 from pipeline.cli import main
 from pipeline.demo import DemoArchive
 from tests.pipeline.conftest import run_args
@@ -40,13 +41,14 @@ def test_dry_run_writes_no_pixel_and_predicts_the_exports_requests(
     assert forecast["to_export"] == 8 and forecast["point_scenes"] > 0
     spread = forecast["scenes_per_point"]
     assert spread["min"] <= spread["median"] <= spread["max"]
-    assert forecast["request_kind"] == "file opens + window reads"
+    assert forecast["request_kind"] == "file opens + windows"
     assert forecast["bytes"] > 0 and forecast["seconds"] > 0 and forecast["assumptions"]
     assert not list(out.rglob("*.h5")) and not list(out.rglob(".staging"))
     assert not list(out.rglob("*.index.parquet"))
 
     calls = {"open": 0, "read": 0}
-    real_open, real_read = rasterio.open, window_read.read_window
+    real_open, real_read = rasterio.open, window_read.to_patch
+    dataset_pool().clear()  # a fresh process would start with no dataset open
 
     def counting_open(*args: object, **kwargs: object) -> object:
         calls["open"] += 1
@@ -57,7 +59,7 @@ def test_dry_run_writes_no_pixel_and_predicts_the_exports_requests(
         return real_read(*args, **kwargs)
 
     monkeypatch.setattr(rasterio, "open", counting_open)
-    monkeypatch.setattr(window_read, "read_window", counting_read)
+    monkeypatch.setattr(window_read, "to_patch", counting_read)  # one per window served
     result = CliRunner().invoke(main, run_args(demo, out))
     assert result.exit_code == 0, result.output
     made = calls["open"] + calls["read"]
