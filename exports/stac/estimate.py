@@ -6,8 +6,9 @@ one window per point is cut from block-merged reads of it. On a catalog on disk 
 is *asset opens + windows*: each distinct asset once per worker (every batch again when
 the run's assets exceed the pool), one window per point, scene and band. Over HTTP, GDAL
 turns opens and windows into ranged GETs of the COG blocks, which depends on the block
-size and how many neighbours a batch holds: there the figures of ``bench/bench_stac_api.py`` (README "How much traffic a
-country takes", 1024-px blocks at LUCAS density) are used per point-scene.
+size and how many neighbours a batch holds: there the figures of
+``bench/bench_stac_api.py`` (README "How much traffic a country takes", 1024-px blocks at
+LUCAS density) are used per point-scene.
 """
 
 from __future__ import annotations
