@@ -39,11 +39,13 @@ COPY scripts/docker_requirements.py scripts/
 RUN python scripts/docker_requirements.py pyproject.toml "${EXTRAS}" > /tmp/requirements.txt \
  && if grep -q '^torch' /tmp/requirements.txt; then \
       pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}" \
-          --extra-index-url "${PYPI_INDEX_URL}" \
-   && python -c "import sys, torch; sys.exit(0 if torch.version.cuda is None else \
-'torch ' + torch.__version__ + ' is a CUDA build; set TORCH_INDEX_URL to a CPU index')"; \
+          --extra-index-url "${PYPI_INDEX_URL}"; \
     fi \
- && pip install --index-url "${PYPI_INDEX_URL}" -r /tmp/requirements.txt
+ && pip install --index-url "${PYPI_INDEX_URL}" -r /tmp/requirements.txt \
+ && if grep -q '^torch' /tmp/requirements.txt; then \
+      python -c "import sys, torch; sys.exit(0 if torch.version.cuda is None else \
+'torch ' + torch.__version__ + ' is a CUDA build; set TORCH_INDEX_URL to a CPU index')"; \
+    fi
 
 # Then the sources.
 COPY lucas ./lucas
