@@ -34,7 +34,7 @@ RUN python3 -m venv /opt/venv \
 WORKDIR /app
 
 # Dependency layer first: rebuilt only when pyproject.toml or the build arguments change.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
 COPY scripts/docker_requirements.py scripts/
 RUN python scripts/docker_requirements.py pyproject.toml "${EXTRAS}" > /tmp/requirements.txt \
  && if grep -q '^torch' /tmp/requirements.txt; then \
@@ -47,7 +47,8 @@ RUN python scripts/docker_requirements.py pyproject.toml "${EXTRAS}" > /tmp/requ
 'torch ' + torch.__version__ + ' is a CUDA build; set TORCH_INDEX_URL to a CPU index')"; \
     fi
 
-# Then the sources.
+# Then the sources (README.md is the package's long description).
+COPY README.md ./
 COPY lucas ./lucas
 COPY exports ./exports
 COPY pipeline ./pipeline
