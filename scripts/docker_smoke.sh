@@ -16,6 +16,7 @@
 #   TORCH_INDEX_URL an index with the CPU torch (e.g. https://download.pytorch.org/whl/cpu)
 #   TORCH_WHEEL     a local torch-2.13.0+cpu wheel, served to the build on 127.0.0.1
 #                   (default: the first one in $PIP_FIND_LINKS, /opt/wheels or pip's cache)
+#   INDEX_PORT      the port of that index (default 38471; fixed so reruns reuse the layers)
 #   PYPI_INDEX_URL  the index for everything else (default https://pypi.org/simple)
 #   MAX_CONTEXT_MB  largest build context accepted (default 10)
 #   KEEP=1          keep the work folder (outputs, logs) after a pass
@@ -33,6 +34,7 @@ IMAGE=${IMAGE:-sen4map-etl:smoke}
 TORCH_VERSION=2.13.0
 PYPI_INDEX_URL=${PYPI_INDEX_URL:-https://pypi.org/simple}
 MAX_CONTEXT_MB=${MAX_CONTEXT_MB:-10}
+INDEX_PORT=${INDEX_PORT:-38471}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 WORK=$(mktemp -d /tmp/sen4map-docker-smoke.XXXXXX)
 SERVER_PID=""
@@ -77,13 +79,15 @@ serve_wheel() {  # a one-project index (./torch/<wheel>) on 127.0.0.1, trusted b
   local index="$WORK/torch-index" port
   mkdir -p "$index/torch"
   ln -s "$(readlink -f "$1")" "$index/torch/$(basename "$1")"
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$INDEX_PORT  # a fixed port: the URL is a build argument, so a new one would redo the deps
   python3 -m http.server --bind 127.0.0.1 --directory "$index" "$port" >"$WORK/index.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 50); do
     curl -sf "http://127.0.0.1:$port/torch/" >/dev/null 2>&1 && break
     sleep 0.1
   done
+  kill -0 "$SERVER_PID" 2>/dev/null \
+    || fail "cannot serve the torch wheel on 127.0.0.1:$port (busy?); set INDEX_PORT to a free port"
   TORCH_INDEX_URL="http://127.0.0.1:$port/"
 }
 
