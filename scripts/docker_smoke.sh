@@ -118,6 +118,7 @@ fi
 
 # 3. the image
 say "docker build --build-arg BASE_IMAGE=$BASE_IMAGE --build-arg EXTRAS=$EXTRAS -t $IMAGE ."
+started=$SECONDS
 DOCKER_BUILDKIT=0 docker build --network host \
   --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "EXTRAS=$EXTRAS" \
   --build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL" --build-arg "PYPI_INDEX_URL=$PYPI_INDEX_URL" \
@@ -130,7 +131,7 @@ context_mb=$(awk -v s="$context" 'BEGIN {
   f = (u == "kB") ? 1e-3 : (u == "MB") ? 1 : (u == "GB") ? 1e3 : 1e-6; printf "%.2f", n * f }')
 awk -v c="$context_mb" -v m="$MAX_CONTEXT_MB" 'BEGIN { exit !(c <= m) }' \
   || fail "build context is $context, over $MAX_CONTEXT_MB MB: check .dockerignore"
-say "build context $context"
+say "built in $((SECONDS - started)) s, build context $context"
 
 # 4. inside the container, as its user, no network
 run() { docker run --rm --network none -v "$WORK/data:/data" "$IMAGE" "$@"; }
