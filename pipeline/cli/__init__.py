@@ -9,6 +9,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from lucas.errors import EtlError
 from pipeline.cli.console import console, err_console
@@ -22,7 +23,7 @@ class EtlGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EtlError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 raise
             sys.exit(2)

@@ -56,3 +56,22 @@ def test_a_missing_column_error_names_flags_that_exist(tmp_path: Path) -> None:
     ingest_help = CliRunner().invoke(main, ["ingest", "--help"]).output
     for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]+", text):
         assert flag in ingest_help, f"the error names {flag}, which etl ingest does not have"
+
+
+def test_an_error_line_keeps_its_brackets() -> None:
+    """Messages are printed as text, not rich markup: ``[benchmark]`` must survive."""
+    import click
+
+    from lucas.errors import ConfigError
+
+    @click.command("brackets")
+    def brackets() -> None:
+        raise ConfigError("install the extra: pip install 'sen4map-etl[benchmark]'")
+
+    main.add_command(brackets)
+    try:
+        result = CliRunner().invoke(main, ["brackets"])
+    finally:
+        main.commands.pop("brackets", None)
+    assert result.exit_code == 2
+    assert "pip install 'sen4map-etl[benchmark]'" in result.output
