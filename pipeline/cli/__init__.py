@@ -23,7 +23,8 @@ class EtlGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EtlError as e:
-            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False,
+                              soft_wrap=True)
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 raise
             sys.exit(2)
