@@ -22,10 +22,9 @@ from exports.source import ALL_BANDS, BANDS_10M
 from exports.stac.dataset_pool import default_capacity
 from exports.stac.window import is_remote
 
-# bench/bench_stac_api.py, 1024² blocks, 400 points: (requests, MB) per point-scene.
-HTTP_SMALL_BATCH = (2.1, 3.04)  # --batch-size 32
-HTTP_LARGE_BATCH = (1.1, 1.75)  # --batch-size 128 or more
-LARGE_BATCH = 128
+# bench/bench_stac_api.py, 1024² blocks, 400 points at LUCAS density, the reader of issue 19.
+# (smallest batch size, (requests, MB) per point-scene), README "How much traffic a country takes"
+HTTP_BY_BATCH = ((256, (0.6, 1.38)), (128, (1.0, 1.86)), (0, (1.5, 2.85)))
 HTTP_MB_PER_S = 50.0  # the low end of what an EC2 machine next to the bucket gets
 # bench/bench_s1.py on the demo (2-core machine, one process, local COGs):
 LOCAL_MS_PER_POINT_SCENE = 7.6  # 475 ms per point of 62.5 point-scenes (README)
@@ -77,7 +76,7 @@ def estimate(options: Any, batches: Batches, bands: Sequence[str], workers: int
 
 def _over_http(point_scenes: int, batch_size: int, n_bands: int, workers: int
                ) -> ExportEstimate:
-    per_request, per_mb = HTTP_LARGE_BATCH if batch_size >= LARGE_BATCH else HTTP_SMALL_BATCH
+    per_request, per_mb = next(f for size, f in HTTP_BY_BATCH if batch_size >= size)
     share = n_bands / len(ALL_BANDS)
     mb = point_scenes * per_mb * share
     return ExportEstimate(
