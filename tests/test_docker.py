@@ -117,4 +117,4 @@ def test_an_unknown_extra_is_refused_with_the_choices() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert "EXTRAS: gpu is not an extra" in result.stderr
-    assert "choose from benchmark, dask, dev" in result.stderr
+    assert "choose from bench, benchmark, dask, dev" in result.stderr

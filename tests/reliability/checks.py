@@ -12,6 +12,7 @@ from pathlib import Path
 
 import h5py
 
+from exports.file_index import index_is_current
 from pipeline.demo import DemoArchive
 from pipeline.ledger import LEDGER_NAME, Ledger
 from tests.pipeline.h5compare import assert_same_content
@@ -106,7 +107,9 @@ def assert_finished_like_reference(out: Path, demo: DemoArchive, reference: Path
         assert int(f.attrs["point_count"]) == len(names)
     assert temp_files(out) == [], f"temp files left after success: {temp_files(out)}"
     assert {p.name for p in out.iterdir()} == {LEDGER_NAME, ".etl.lock", "2018"}
-    assert {p.name for p in (out / "2018").iterdir()} == {"AT.h5", ".staging", "points"}
+    assert {p.name for p in (out / "2018").iterdir()} == {"AT.h5", "AT.index.parquet", ".staging",
+                                                          "points"}
+    assert index_is_current(target), "the index does not describe the finished file"
     assert {p.name for p in (out / "2018" / "points").iterdir()} == POINT_FILES
     staged = {p.name for p in (out / "2018" / ".staging" / "AT").iterdir()}
     assert staged == {f"{n}.h5" for n in names}, "staged files differ from the points"
