@@ -103,7 +103,7 @@ def dataset_digest(ds: h5py.Dataset) -> str:
     """SHA-256 of shape, dtype, ``Image_ID`` and the raw stored chunks (not decompressed)."""
     h = hashlib.sha256()
     h.update(repr((ds.shape, ds.dtype.descr)).encode())
-    for value in _texts(ds.attrs.get("Image_ID", [])):
+    for value in attribute_texts(ds.attrs.get("Image_ID", [])):
         h.update(value.encode() + b"\0")
     if ds.chunks is None:
         h.update(np.ascontiguousarray(ds[()]).tobytes())
@@ -121,8 +121,20 @@ def _chunk_offsets(shape: tuple[int, ...], chunks: tuple[int, ...]) -> Iterator[
     return itertools.product(*(range(0, n, c) for n, c in zip(shape, chunks, strict=True)))
 
 
-def _texts(values: Any) -> list[str]:
+def attribute_texts(values: Any) -> list[str]:
+    """An HDF5 text-array attribute (``Image_ID``, ``acquired``) as Python strings."""
     return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(values)]
+
+
+def plain_attribute(value: Any) -> Any:
+    """An HDF5 attribute as plain (JSON-ready) Python: bytes, numpy scalars and arrays."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray):
+        return [plain_attribute(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _text(attrs: h5py.AttributeManager, key: str) -> str:
@@ -134,7 +146,8 @@ def _text(attrs: h5py.AttributeManager, key: str) -> str:
     return str(value)
 
 
-def _acquired(image_id: str) -> datetime | None:
+def image_id_time(image_id: str) -> datetime | None:
+    """The acquisition time (UTC) an ``Image_ID`` ``YYYYMMDDTHHMMSS_…`` starts with."""
     try:
         return datetime.strptime(image_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     except ValueError:
@@ -157,8 +170,8 @@ def build_index(country_file: Path) -> pa.Table:
     with h5py.File(country_file, "r") as f:
         for name in sorted(n for n in f if n.startswith(DATASET_PREFIX)):
             ds = f[name]
-            ids = _texts(ds.attrs.get("Image_ID", []))
-            times = [t for t in map(_acquired, ids) if t is not None]
+            ids = attribute_texts(ds.attrs.get("Image_ID", []))
+            times = [t for t in map(image_id_time, ids) if t is not None]
             rows["dataset"].append(name)
             rows["point_id"].append(point_id_of(name))
             for key in ("nuts0", "lc1", "lu1"):
@@ -168,16 +181,15 @@ def build_index(country_file: Path) -> pa.Table:
             rows["last_acquired"].append(max(times) if times else None)
             rows["s1_steps"].append(s1_steps.get(name))
             rows["digest"].append(dataset_digest(ds))
-    table = pa.table(rows, schema=SCHEMA)
-    return table.replace_schema_metadata({_META_KEY: json.dumps(_stamps(country_file))})
+    return pa.table(rows, schema=SCHEMA)
 
 
 def write_index(country_file: Path) -> Path:
     """Build and write the index beside ``country_file`` (temp + rename)."""
     target = index_path(country_file)
-    table = build_index(country_file)
-    # The stamps must describe the files as they are once the index is visible.
-    table = table.replace_schema_metadata({_META_KEY: json.dumps(_stamps(country_file))})
+    # The stamps describe the files as they are once the index is visible.
+    table = build_index(country_file).replace_schema_metadata(
+        {_META_KEY: json.dumps(_stamps(country_file))})
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         replace_atomically(target, lambda p: pq.write_table(table, p), tmp, sync_folder=True)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from exports.file_index import attribute_texts, image_id_time, plain_attribute
 from exports.file_index import read_index as _read_index
 from lucas.errors import ConfigError, OutputError
 from pipeline.config import build_config, known_keys
@@ -160,18 +161,12 @@ def read_point(path: Path | str, point_id: int) -> Point:
             if name not in f:
                 raise ConfigError(f"{path}: no point {point_id:08d} (dataset {name})")
             ds = f[name]
-            ids = [v.decode() if isinstance(v, bytes) else str(v) for v in ds.attrs["Image_ID"]]
-            attrs = {k: _plain(v) for k, v in ds.attrs.items() if k != "Image_ID"}
+            ids = attribute_texts(ds.attrs["Image_ID"])
+            attrs = {k: plain_attribute(v) for k, v in ds.attrs.items() if k != "Image_ID"}
             data = ds[()]
     except OSError as e:
         raise OutputError(f"{path}: cannot read ({e})") from e
-    dates = [datetime.strptime(i[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC) for i in ids]
-    return Point(point_id, data, dates, ids, attrs)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    dates = [image_id_time(i) for i in ids]
+    if None in dates:
+        raise OutputError(f"{path}: point {point_id:08d} has an Image_ID without a date")
+    return Point(point_id, data, [d for d in dates if d is not None], ids, attrs)

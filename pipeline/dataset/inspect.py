@@ -16,16 +16,17 @@ from statistics import median
 from typing import Any
 
 import h5py
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from exports.file_index import (
     DATASET_PREFIX,
     S1_SUFFIX,
+    attribute_texts,
     index_is_current,
     index_path,
     index_problem,
+    plain_attribute,
 )
 from exports.tiles.grid import BEN_BANDS
 from lucas.errors import ConfigError, InputFormatError
@@ -61,7 +62,7 @@ def inspect_country_file(path: Path) -> dict[str, Any]:
     s2_file = path.with_name(path.stem.removesuffix(S1_SUFFIX) + path.suffix) if radar else path
     try:
         with h5py.File(path, "r") as f:
-            attrs = {k: _plain(v) for k, v in f.attrs.items()}
+            attrs = {k: plain_attribute(v) for k, v in f.attrs.items()}
             index = _index_state(s2_file)
             steps, dates = _steps_and_dates(f, s2_file, radar, index["current"])
     except OSError as e:
@@ -125,9 +126,11 @@ def _file_dates(f: h5py.File, radar: bool) -> list[str]:
     dates: list[str] = []
     for name in (n for n in f if n.startswith(DATASET_PREFIX)):
         if radar:
-            values = sorted(_iso(t) for t in _texts(f[name].attrs.get("acquired", [])) if t)
+            acquired = attribute_texts(f[name].attrs.get("acquired", []))
+            values = sorted(_iso(t) for t in acquired if t)
         else:
-            values = sorted(_image_id_time(s) for s in _texts(f[name].attrs.get("Image_ID", [])))
+            ids = attribute_texts(f[name].attrs.get("Image_ID", []))
+            values = sorted(_image_id_time(s) for s in ids)
         values = [v for v in values if v]
         if values:
             dates += [values[0], values[-1]]
@@ -199,18 +202,3 @@ def _image_id_time(image_id: str) -> str:
         return pd.Timestamp(image_id[:15]).tz_localize("UTC").isoformat()
     except ValueError:
         return ""
-
-
-def _texts(values: Any) -> list[str]:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(values)]
-
-
-def _plain(value: Any) -> Any:
-    """An HDF5 attribute as JSON-ready Python (numpy scalars, arrays, bytes)."""
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
