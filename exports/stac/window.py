@@ -114,20 +114,29 @@ def can_gather(transform: Affine, epsg: int | None, grid: PatchGrid) -> bool:
 def gather(raw: np.ndarray, t: Affine, grid: PatchGrid) -> np.ndarray:
     """Nearest neighbour in one CRS: the source pixel under each patch pixel centre.
 
-    Patch pixels whose centre falls off ``raw`` are 0 (no-data).
+    Patch pixels whose centre falls off ``raw`` are 0 (no-data). Two ``take``s, not
+    ``np.ix_``: four times faster on a 64×64 patch, and this runs once per window.
     """
-    centres = (np.arange(grid.size) + 0.5) * grid.pixel
+    centres = _centres(grid.size, grid.pixel)
     cols = np.floor((grid.x_min + centres - t.c) / t.a).astype(np.intp)
     rows = np.floor((grid.y_max - centres - t.f) / t.e).astype(np.intp)
     h, w = raw.shape
     if cols[0] >= 0 and rows[0] >= 0 and cols[-1] < w and rows[-1] < h:
         if t.a == grid.pixel and -t.e == grid.pixel:  # same resolution: a plain slice
             return raw[rows[0] : rows[0] + grid.size, cols[0] : cols[0] + grid.size].copy()
-        return raw[np.ix_(rows, cols)]
-    out = raw[np.ix_(np.clip(rows, 0, h - 1), np.clip(cols, 0, w - 1))]
+        return raw.take(rows, axis=0).take(cols, axis=1)
+    out = raw.take(np.clip(rows, 0, h - 1), axis=0).take(np.clip(cols, 0, w - 1), axis=1)
     out[(rows < 0) | (rows >= h), :] = 0
     out[:, (cols < 0) | (cols >= w)] = 0
     return out
+
+
+@lru_cache(maxsize=64)
+def _centres(size: int, pixel: float) -> np.ndarray:
+    """Offsets of a patch's pixel centres from its edge (read-only: shared)."""
+    centres = (np.arange(size) + 0.5) * pixel
+    centres.flags.writeable = False
+    return centres
 
 
 def zero_nodata(patch: np.ndarray, nodata: float | None) -> np.ndarray:
@@ -250,6 +259,69 @@ def merged_reads(
     for members in _sharing_groups(parts, bh, bw):
         reads.extend(_split(members, parts, bh, bw))
     return reads
+
+
+# What one read call costs on a local file, in pixels decoded: rasterio's and GDAL's
+# per-call work (about 25 µs) is about one 128² block of DEFLATE uint16. Measured on the
+# demo archive; over HTTP bytes count instead, so remote reads keep ``merged_reads``.
+LOCAL_READ_CALL_PIXELS = 128 * 128
+
+Read = tuple[Window | None, list[int]]
+_WindowKey = tuple[tuple[int, int, int, int], ...]
+
+
+def read_plan(
+    windows: Sequence[Window],
+    block: tuple[int, int],
+    width: int,
+    height: int,
+    call_pixels: int = 0,
+) -> list[Read]:
+    """:func:`merged_reads`, or one read of the rectangle around every window when that
+    costs less, counting ``call_pixels`` pixels per read call (0: never; remote files).
+
+    Why: on a small local COG the windows of a batch's points rarely share blocks but
+    cover most of the raster; one call decoding a few more blocks beats a call per
+    window. Cached: every scene of a tile has the same windows for a band's resolution.
+    """
+    key = tuple((int(w.col_off), int(w.row_off), int(w.width), int(w.height)) for w in windows)
+    return [(rect, list(members)) for rect, members in
+            _cached_plan(key, block, width, height, call_pixels)]  # fmt: skip
+
+
+@lru_cache(maxsize=1024)
+def _cached_plan(
+    key: _WindowKey, block: tuple[int, int], width: int, height: int, call_pixels: int
+) -> tuple[tuple[Window | None, tuple[int, ...]], ...]:
+    windows = [Window(*k) for k in key]
+    reads = merged_reads(windows, block, width, height)
+    if call_pixels > 0:
+        reads = _cheaper_as_one(reads, windows, block, call_pixels) or reads
+    return tuple((rect, tuple(members)) for rect, members in reads)
+
+
+def _cheaper_as_one(
+    reads: list[Read], windows: Sequence[Window], block: tuple[int, int], call_pixels: int
+) -> list[Read] | None:
+    """One read of the rectangle around every on-raster read, if it costs less, or None."""
+    rects = [r for r, _ in reads if r is not None]
+    if len(rects) < 2:
+        return None
+    bh, bw = block
+    extents = [(int(r.col_off), int(r.row_off), int(r.col_off + r.width),
+                int(r.row_off + r.height)) for r in rects]  # fmt: skip
+    c0, r0 = min(e[0] for e in extents), min(e[1] for e in extents)
+    c1, r1 = max(e[2] for e in extents), max(e[3] for e in extents)
+    if (c1 - c0) * (r1 - r0) > MERGED_READ_MAX_PIXELS:
+        return None
+    decoded = {b for e in extents for b in _blocks(e, bh, bw)}
+    as_many = len(rects) * call_pixels + len(decoded) * bh * bw
+    as_one = call_pixels + len(_blocks((c0, r0, c1, r1), bh, bw)) * bh * bw
+    if as_one >= as_many:
+        return None
+    on = [i for r, members in reads if r is not None for i in members]
+    off = [(r, members) for r, members in reads if r is None]
+    return [*off, (Window(c0, r0, c1 - c0, r1 - r0), sorted(on))]
 
 
 def _blocks(extent: tuple[int, int, int, int], bh: int, bw: int) -> list[tuple[int, int]]:

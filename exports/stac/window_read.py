@@ -33,15 +33,17 @@ from exports.stac.dataset_pool import dataset_pool
 from exports.stac.hrefs import HrefPolicy
 from exports.stac.warp_map import warp_patch
 from exports.stac.window import (
+    LOCAL_READ_CALL_PIXELS,
     AssetMismatch,
     asset_mismatch,
     can_gather,
     finish_patch,
     gather,
+    is_remote,
     lacks_georeference,
-    merged_reads,
     on_raster,
     read_error,
+    read_plan,
     source_window,
     window_text,
     window_transform,
@@ -113,28 +115,39 @@ def _read_asset(
     except (RasterioError, OSError) as e:
         result.errors.update(dict.fromkeys(grids, read_error(scene, href, "open", e)))
         return
-    err = _unusable(scene, band, href, src)
+    own_epsg = src.crs.to_epsg() if src.crs else None
+    err = _unusable(scene, band, href, src, own_epsg)
     if err is not None:
         result.errors.update(dict.fromkeys(grids, err))
         return
     crs = src.crs if src.crs else CRS.from_epsg(scene.epsg)
-    epsg = crs.to_epsg()
+    epsg = own_epsg if src.crs else crs.to_epsg()
     transform, nodata = src.transform, src.nodata  # properties: built anew on each access
     pids = list(grids)
     windows = [source_window(grids[pid], transform, crs, epsg) for pid in pids]
     failed = False
-    for rect, members in merged_reads(windows, src.block_shapes[0], src.width, src.height):
-        raws: list[np.ndarray | None]
-        try:
-            raws = list(_read_group(src, rect, [windows[i] for i in members]))
-        except (RasterioError, OSError):  # one window at a time: errors hit their points only
-            raws = [None] * len(members)
-        for i, raw in zip(members, raws, strict=True):
-            pid, window = pids[i], windows[i]
+    call_pixels = 0 if is_remote(href) else LOCAL_READ_CALL_PIXELS
+    plan = read_plan(windows, src.block_shapes[0], src.width, src.height, call_pixels)
+    for rect, members in plan:
+        block: np.ndarray | None = None
+        read_failed = False
+        if rect is not None:
             try:
-                if raw is None:
-                    raw = read_window(src, window)
-                patch = to_patch(raw, window_transform(transform, window), crs, epsg, grids[pid])
+                block = src.read(1, window=rect)
+            except (RasterioError, OSError):  # one window at a time: errors hit their points
+                read_failed = True
+        for i in members:
+            pid, window = pids[i], windows[i]
+            grid = grids[pid]
+            try:
+                if block is not None and rect is not None and can_gather(transform, epsg, grid):
+                    # straight from the merged read: its own transform places the patch
+                    patch = to_patch(block, window_transform(transform, rect), crs, epsg, grid)
+                else:
+                    raw = (read_window(src, window) if read_failed
+                           else cut_window(block, rect, window, src.width, src.height,
+                                           src.dtypes[0]))  # fmt: skip
+                    patch = to_patch(raw, window_transform(transform, window), crs, epsg, grid)
             except (RasterioError, OSError) as e:
                 result.errors[pid] = read_error(scene, href, window_text(window), e)
                 failed = True
@@ -145,40 +158,33 @@ def _read_asset(
         pool.discard(href)
 
 
-def _read_group(
-    src: DatasetReader, rect: Window | None, windows: Sequence[Window]
-) -> list[np.ndarray]:
-    """The raw windows of one merged read: ``rect`` read once, each window cut from it
-    (the part off the raster 0); ``rect`` None: every window is off the raster."""
-    dtype = src.dtypes[0]
-    if rect is None:
-        return [np.zeros((int(w.height), int(w.width)), dtype=dtype) for w in windows]
-    block = src.read(1, window=rect)
-    r0, c0 = int(rect.row_off), int(rect.col_off)
-    out = []
-    for w in windows:
-        height, width = int(w.height), int(w.width)
-        part = on_raster(w, src.width, src.height)
-        if part is None:  # merged_reads never puts such a window in a read
-            out.append(np.zeros((height, width), dtype=dtype))
-            continue
-        inner, (rows, cols) = part
-        ir, ic = int(inner.row_off) - r0, int(inner.col_off) - c0
-        view = block[ir : ir + int(inner.height), ic : ic + int(inner.width)]
-        if (rows, cols) == (slice(0, height), slice(0, width)):
-            out.append(view)
-        else:
-            raw = np.zeros((height, width), dtype=dtype)
-            raw[rows, cols] = view
-            out.append(raw)
-    return out
+def cut_window(
+    block: np.ndarray | None, rect: Window | None, window: Window, width: int, height: int,
+    dtype: str,
+) -> np.ndarray:
+    """The raw ``window`` cut from a merged read ``block`` of ``rect`` (the part off the
+    ``width`` × ``height`` raster 0); ``block`` None: the window is wholly off the raster."""
+    h, w = int(window.height), int(window.width)
+    part = on_raster(window, width, height)
+    if block is None or rect is None or part is None:
+        return np.zeros((h, w), dtype=dtype)
+    inner, (rows, cols) = part
+    ir, ic = int(inner.row_off) - int(rect.row_off), int(inner.col_off) - int(rect.col_off)
+    view = block[ir : ir + int(inner.height), ic : ic + int(inner.width)]
+    if (rows, cols) == (slice(0, h), slice(0, w)):
+        return view
+    raw = np.zeros((h, w), dtype=dtype)
+    raw[rows, cols] = view
+    return raw
 
 
-def _unusable(scene: Scene, band: str, href: str, src: DatasetReader) -> SceneReadError | None:
-    """Why an opened asset cannot serve ``band`` of ``scene`` (from its metadata), or None."""
+def _unusable(
+    scene: Scene, band: str, href: str, src: DatasetReader, epsg: int | None
+) -> SceneReadError | None:
+    """Why an opened asset cannot serve ``band`` of ``scene`` (from its metadata), or None;
+    ``epsg``: its CRS's code (``to_epsg`` is slow: the caller's, computed once)."""
     if lacks_georeference(src.transform, src.gcps[0]):
         return read_error(scene, href, "open", RasterioError("not georeferenced (no geotransform)"))
-    epsg = src.crs.to_epsg() if src.crs else None
     return asset_mismatch(scene, band, href, epsg, src.dtypes[0])
 
 

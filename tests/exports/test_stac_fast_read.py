@@ -15,7 +15,13 @@ from rasterio.windows import Window
 from exports.source import ALL_BANDS, Scene
 from exports.stac.dataset_pool import DatasetPool, dataset_pool
 from exports.stac.scene_meta import scene_from_item
-from exports.stac.window import finish_patch, merged_reads, source_window
+from exports.stac.window import (
+    LOCAL_READ_CALL_PIXELS,
+    finish_patch,
+    merged_reads,
+    read_plan,
+    source_window,
+)
 from exports.stac.window_read import read_scene
 from tests.fixtures.synthetic_s2 import boundary_tiles, point_request, write_scene
 
@@ -89,6 +95,37 @@ def test_a_sparse_group_is_split_rather_than_decoding_unneeded_blocks() -> None:
     assert sorted(i for _, m in reads for i in m) == [0, 1, 2, 3]
     for rect, _ in reads:
         assert rect is not None and rect.width * rect.height <= 2 * 256 * 256
+
+
+def test_a_local_raster_covered_by_scattered_windows_is_one_read() -> None:
+    """12 windows sharing no block on a 1000² raster of 128² blocks, each on a block corner:
+    one call decoding 56 blocks costs less than 12 calls decoding 48; the off-raster
+    window stays apart."""
+    windows = [Window(100 + 250 * (k % 4), (100, 370, 760)[k // 4], 66, 66) for k in range(12)]
+    windows.append(Window(-80, 5, 66, 66))
+    plain = merged_reads(windows, (128, 128), 1000, 1000)
+    assert len([r for r, _ in plain if r is not None]) == 12
+    plan = read_plan(windows, (128, 128), 1000, 1000, LOCAL_READ_CALL_PIXELS)
+    rects = [(r, m) for r, m in plan if r is not None]
+    assert len(rects) == 1 and sorted(rects[0][1]) == list(range(12))
+    rect = rects[0][0]
+    assert (rect.col_off, rect.row_off, rect.width, rect.height) == (100, 100, 816, 726)
+    assert [m for r, m in plan if r is None] == [[12]]
+
+
+def test_remote_or_large_block_rasters_keep_the_merged_reads() -> None:
+    """Over HTTP (no call cost given) bytes count: no block is added. With 1024² blocks a
+    block costs far more than a call: two windows far apart stay two reads. Windows on
+    single blocks: one read would decode more than it saves."""
+    single = [Window(20 + 250 * (k % 4), 20 + 330 * (k // 4), 66, 66) for k in range(12)]
+    plan = read_plan(single, (128, 128), 1000, 1000, LOCAL_READ_CALL_PIXELS)
+    assert len(plan) == 12
+    corners = [Window(100 + 250 * (k % 4), (100, 370, 760)[k // 4], 66, 66) for k in range(12)]
+    remote = read_plan(corners, (128, 128), 1000, 1000)
+    assert remote == merged_reads(corners, (128, 128), 1000, 1000) and len(remote) == 12
+    far = [Window(100, 100, 66, 66), Window(9000, 9000, 66, 66)]
+    plan = read_plan(far, (1024, 1024), 10980, 10980, LOCAL_READ_CALL_PIXELS)
+    assert sorted(m for _, m in plan) == [[0], [1]]
 
 
 def test_pool_opens_each_asset_once_across_batches(tmp_path: Path, open_calls: list[str]) -> None:

@@ -65,9 +65,10 @@ class KillWorkerOnce(WorkerPlugin):
     def setup(self, worker: Any) -> None:
         marker = Path(self.marker)
         if self.moment == "scene":
-            import rasterio
+            from exports.stac import dataset_pool
 
-            rasterio.open = _kill_once(marker, rasterio.open, 15, after=False)
+            # every local asset open of the stac source goes through this function
+            dataset_pool.open_local = _kill_once(marker, dataset_pool.open_local, 15, after=False)
         else:
             import pipeline.export.dask_tasks as tasks
 

@@ -2,8 +2,8 @@
 
 Counting the real export honestly: on a catalog on disk the ``stac`` source's requests are
 its rasterio file opens and windowed reads (:mod:`exports.stac.window_read`), which is what
-the estimator predicts. The test wraps ``rasterio.open`` and ``window_read.read_window``
-and counts every call the real run makes, in this process (``--workers 1``: the export
+the estimator predicts. The test counts the dataset pool's opens and every window served
+(``window_read.to_patch``) that the real run makes, in this process (``--workers 1``: the export
 runs inline, so every call is seen).
 """
 
@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import rasterio
 from click.testing import CliRunner
 
 from exports.gee.estimate import estimate as gee_estimate
@@ -47,21 +46,19 @@ def test_dry_run_writes_no_pixel_and_predicts_the_exports_requests(
     assert not list(out.rglob("*.index.parquet"))
 
     calls = {"open": 0, "read": 0}
-    real_open, real_read = rasterio.open, window_read.to_patch
-    dataset_pool().clear()  # a fresh process would start with no dataset open
-
-    def counting_open(*args: object, **kwargs: object) -> object:
-        calls["open"] += 1
-        return real_open(*args, **kwargs)
+    real_read = window_read.to_patch
+    pool = dataset_pool()
+    pool.clear()  # a fresh process would start with no dataset open
+    opens_before = pool.opens
 
     def counting_read(*args: object, **kwargs: object) -> object:
         calls["read"] += 1
         return real_read(*args, **kwargs)
 
-    monkeypatch.setattr(rasterio, "open", counting_open)
     monkeypatch.setattr(window_read, "to_patch", counting_read)  # one per window served
     result = CliRunner().invoke(main, run_args(demo, out))
     assert result.exit_code == 0, result.output
+    calls["open"] = pool.opens - opens_before
     made = calls["open"] + calls["read"]
     assert calls["read"] > 0
     assert abs(forecast["requests"] - made) <= 0.1 * made, (forecast, calls)
