@@ -55,7 +55,8 @@ from exports.source import (
 )
 from exports.stac.dataset_pool import dataset_pool
 from exports.stac.source import StacSource
-from exports.stac.window import finish_patch, source_window
+from exports.stac.warp_map import warp_index
+from exports.stac.window import clear_read_caches, finish_patch, source_window
 from pipeline.config import RunConfig
 
 Batch = list[tuple[PointRequest, Sequence[Scene]]]
@@ -124,15 +125,24 @@ def run_baseline(
 Result = dict[int, tuple[list[str], np.ndarray]]
 
 
-def timed(fn: Callable[..., Result], *args: object) -> tuple[float, Result]:
-    t0 = time.perf_counter()
-    result = fn(*args)
-    return time.perf_counter() - t0, result
+def timed(fn: Callable[..., Result], *args: object, repeat: int = 1) -> tuple[float, Result]:
+    """The best of ``repeat`` timings (the usual timeit rule: the least disturbed run)."""
+    best, result = float("inf"), {}
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn(*args)
+        best = min(best, time.perf_counter() - t0)
+    return best, result
 
 
 def run_batches(source: StacSource, batch: Batch, size: int) -> Result:
-    """Ours, as the export stage calls it: batches of ``size`` neighbouring points."""
-    dataset_pool().clear()  # cold: every open counted
+    """Ours, as the export stage calls it: batches of ``size`` neighbouring points.
+
+    Cold, as for points a run has not seen: no dataset open, no read plan, warp map or
+    foreign bounds cached."""
+    dataset_pool().clear()  # every open counted
+    clear_read_caches()
+    warp_index.cache_clear()
     out: Result = {}
     for start in range(0, len(batch), size):
         out.update(run_source(source, batch[start : start + size]))
@@ -185,8 +195,8 @@ def window_blocks(src: rasterio.io.DatasetReader, point: PointRequest) -> set[tu
 def run_odc(batch: Batch, items: dict[str, pystac.Item]) -> Result:
     """odc-stac per point: the load a user would write, then the same BOA harmonisation.
 
-    odc-stac is imported (about 1 s) before the clock starts: :func:`measure` does it.
-    """
+    :func:`measure` calls it once untimed first: odc-stac's import (about 1 s) and first
+    load are set-up, not the cost of a point."""
     import odc.stac
     from odc.geo.geobox import GeoBox
 
@@ -209,26 +219,29 @@ def run_odc(batch: Batch, items: dict[str, pystac.Item]) -> Result:
 
 
 def measure(name: str, catalog: Path, points: list[PointRequest], size: int, sample: int,
-            odc: bool) -> None:  # fmt: skip
+            odc: bool, repeat: int) -> None:  # fmt: skip
     """One archive: the four timings, the ratios, the pixel checks."""
     source = StacSource.from_catalog(catalog)
     selection = source.find_scenes(points, 2018, SceneFilter())
     batch: Batch = [(p, selection.scenes[p.point_id]) for p in points]
     steps = sum(len(s) for _, s in batch)
     n, k = len(points), min(sample, len(points))
-    t_ours, ours = timed(run_batches, source, batch, size)
-    t_limit = block_limit(batch, size)
+    # One untimed call each first: imports, GDAL's and PROJ's start-up, odc-stac's set-up
+    # are paid once per process, not per point; then the best of ``repeat`` runs each.
+    run_batches(source, batch[-1:], size)
+    t_ours, ours = timed(run_batches, source, batch, size, repeat=repeat)
+    t_limit = min(block_limit(batch, size) for _ in range(repeat))
     t_naive, naive = timed(run_baseline, batch[:k], True)
     assert same_pixels({p: ours[p] for p in naive}, naive), f"{name}: ours differs from naive"
     line = f"{name}: {n} points, {steps} point-scenes, {steps * len(ALL_BANDS)} windows"
-    print(f"\n{line}, batches of {size}; odc-stac and naive on {k} point(s)")
+    print(f"\n{line}, batches of {size}; odc-stac and naive on {k} point(s), best of {repeat}")
     ms = {"ours": 1e3 * t_ours / n, "block limit": 1e3 * t_limit / n,
           "naive": 1e3 * t_naive / k}  # fmt: skip
     agree = ""
     if odc:
         items = {it.id: it for it in pystac.Catalog.from_file(catalog).get_items(recursive=True)}
-        import odc.stac
-        t_odc, theirs = timed(run_odc, batch[:k], items)
+        run_odc(batch[-1:], items)  # its import and first-call set-up, untimed
+        t_odc, theirs = timed(run_odc, batch[:k], items, repeat=repeat)
         ms["odc-stac"] = 1e3 * t_odc / k
         agree = f"; odc-stac's pixels equal ours: {same_pixels(theirs, ours)}"
     for label, value in ms.items():
@@ -256,6 +269,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=RunConfig.batch_size,
                         help=f"points per fetch batch [default: {RunConfig.batch_size}]")
     parser.add_argument("--sample", type=int, default=4, help="points for odc-stac and naive")
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs each; the best counts")
     parser.add_argument("--no-odc", action="store_true", help="skip odc-stac")
     parser.add_argument("--skip", choices=["demo", "tile"], default=None)
     parser.add_argument("--dir", type=Path, default=None, help="keep the demo archive here")
@@ -269,7 +283,7 @@ def main() -> None:
         catalog, points = demo_archive(root / "demo", args.demo_points, args.step_days)
         print(f"demo archive: {len(points)} points, a pass every {args.step_days:g} days, "
               f"two tiles in two UTM zones ({time.perf_counter() - t0:.1f} s) in {root}")
-        measure("demo archive", catalog, points, args.batch, args.sample, odc)
+        measure("demo archive", catalog, points, args.batch, args.sample, odc, args.repeat)
     if args.skip != "tile":
         t0 = time.perf_counter()
         root = make_realistic_tile.default_dir(args.tile_scenes)
@@ -279,7 +293,7 @@ def main() -> None:
         print(f"\nrealistic tile: 10980² / 5490² px, 1024² blocks, DEFLATE, "
               f"{args.tile_scenes} scenes, {n} LUCAS-grid points ({time.perf_counter() - t0:.0f}"
               f" s to build or find) in {root}")
-        measure("realistic tile", catalog, points, args.batch, args.sample, odc)
+        measure("realistic tile", catalog, points, args.batch, args.sample, odc, args.repeat)
 
 
 def demo_archive(root: Path, n_points: int, step_days: float) -> tuple[Path, list[PointRequest]]:

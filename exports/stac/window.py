@@ -289,6 +289,12 @@ def read_plan(
             _cached_plan(key, block, width, height, call_pixels)]  # fmt: skip
 
 
+def clear_read_caches() -> None:
+    """Forget cached read plans and foreign bounds (a benchmark's cold start)."""
+    _cached_plan.cache_clear()
+    foreign_bounds.cache_clear()
+
+
 @lru_cache(maxsize=1024)
 def _cached_plan(
     key: _WindowKey, block: tuple[int, int], width: int, height: int, call_pixels: int
