@@ -233,9 +233,12 @@ MERGED_READ_MAX_PIXELS = 16 * 2**20
 MERGED_READ_MAX_WASTE = 1.5
 
 
+Read = tuple[Window | None, list[int]]  # a read's window (None: off the raster), its windows
+
+
 def merged_reads(
     windows: Sequence[Window], block: tuple[int, int], width: int, height: int
-) -> list[tuple[Window | None, list[int]]]:
+) -> list[Read]:
     """The reads that serve ``windows`` of one ``width`` × ``height`` raster: each a
     window on the raster and the indices of the windows it holds.
 
@@ -266,7 +269,6 @@ def merged_reads(
 # demo archive; over HTTP bytes count instead, so remote reads keep ``merged_reads``.
 LOCAL_READ_CALL_PIXELS = 128 * 128
 
-Read = tuple[Window | None, list[int]]
 _WindowKey = tuple[tuple[int, int, int, int], ...]
 
 
@@ -302,12 +304,12 @@ def _cached_plan(
     windows = [Window(*k) for k in key]
     reads = merged_reads(windows, block, width, height)
     if call_pixels > 0:
-        reads = _cheaper_as_one(reads, windows, block, call_pixels) or reads
+        reads = _cheaper_as_one(reads, block, call_pixels) or reads
     return tuple((rect, tuple(members)) for rect, members in reads)
 
 
 def _cheaper_as_one(
-    reads: list[Read], windows: Sequence[Window], block: tuple[int, int], call_pixels: int
+    reads: list[Read], block: tuple[int, int], call_pixels: int
 ) -> list[Read] | None:
     """One read of the rectangle around every on-raster read, if it costs less, or None."""
     rects = [r for r, _ in reads if r is not None]

@@ -121,7 +121,7 @@ def _read_asset(
         result.errors.update(dict.fromkeys(grids, err))
         return
     crs = src.crs if src.crs else CRS.from_epsg(scene.epsg)
-    epsg = own_epsg if src.crs else crs.to_epsg()
+    epsg = own_epsg if src.crs else scene.epsg
     transform, nodata = src.transform, src.nodata  # properties: built anew on each access
     pids = list(grids)
     windows = [source_window(grids[pid], transform, crs, epsg) for pid in pids]
