@@ -99,14 +99,13 @@ def measure(name: str, data: PooledComposites, train: TrainParams, n_train: int,
 
 def gather_rate(name: str, data: PooledComposites, n: int, batch: int) -> float:
     """Points/s at which one process gathers shuffled training batches (no model)."""
-    from benchmark.train import BatchSet
+    from benchmark.train import Rows
 
     order = np.random.default_rng(0).permutation(n)
-    ds = BatchSet(LazyInputs(name, data, np.arange(n)), np.zeros(n, np.int64),
-                  [order[i:i + batch] for i in range(0, n, batch)])
+    ds = Rows(LazyInputs(name, data, np.arange(n)), np.zeros(n, np.int64))
     start = time.perf_counter()
-    for i in range(len(ds)):
-        ds[i]
+    for i in range(0, n, batch):
+        ds.__getitems__(order[i:i + batch])
     return n / (time.perf_counter() - start)
 
 

@@ -1,10 +1,12 @@
 """The GPU rules every torch training of the benchmark follows, said once.
 
 Batches come from a ``torch.utils.data.DataLoader`` (worker processes gather the next
-batches while the device computes), in pinned memory on CUDA so the host-to-device copies
-are asynchronous (``non_blocking``); the forward pass runs under bf16 autocast on CUDA (the
-losses in FP32, as autocast does for them) and in FP32 on the CPU. Used by the Sen4Map
-networks (``benchmark.train``) and the BigEarthNet-MM ones (``benchmark.multilabel.train``).
+batches while the device computes; for the Sen4Map networks the workers persist across
+the epochs of one training, so they start once per set of points, not once per pass), in
+pinned memory on CUDA so the host-to-device copies are asynchronous (``non_blocking``); the
+forward pass runs under bf16 autocast on CUDA (the losses in FP32, as autocast does for
+them) and in FP32 on the CPU. Used by the Sen4Map networks (``benchmark.train``) and the
+BigEarthNet-MM ones (``benchmark.multilabel.train``).
 """
 
 from __future__ import annotations
@@ -42,16 +44,28 @@ def resolve_workers(workers: int | None, device: torch.device) -> int:
 
 
 def loader(ds: Any, batch_size: int | None, device: torch.device, workers: int = 0,
-           shuffle: bool = False, generator: torch.Generator | None = None) -> Any:
+           shuffle: bool = False, generator: torch.Generator | None = None,
+           batch_sampler: Any = None, collate_fn: Any = None, persistent: bool = False) -> Any:
     """A DataLoader over ``ds``: pinned memory on CUDA, so copies can overlap compute.
 
-    ``batch_size=None`` for a dataset whose items are whole batches already.
+    ``persistent``: iterating the same loader again (the next epoch) reuses its workers. It
+    needs a sampler whose order does not depend on the loader's own random draws (a batch
+    sampler drawn by the caller): a new loader draws a worker seed first, a reused one not.
+
+    ``batch_size=None`` for a dataset whose items are whole batches already; a
+    ``batch_sampler`` (iterated in the main process at every pass) with a ``collate_fn``
+    for a dataset that gathers a batch of rows at once (``__getitems__``).
     """
     from torch.utils.data import DataLoader
 
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      num_workers=workers, pin_memory=device.type == "cuda",
-                      persistent_workers=False)
+    batching: dict[str, Any] = (
+        {"batch_sampler": batch_sampler} if batch_sampler is not None
+        else {"batch_size": batch_size, "shuffle": shuffle})
+    if collate_fn is not None:
+        batching["collate_fn"] = collate_fn
+    return DataLoader(ds, generator=generator, num_workers=workers,
+                      pin_memory=device.type == "cuda",
+                      persistent_workers=persistent and workers > 0, **batching)
 
 
 def autocast(device: torch.device) -> AbstractContextManager[Any]:

@@ -72,12 +72,12 @@ LR_SCALINGS = ("sqrt", "linear", "none")
 class TrainParams:
     """How the neural models are trained (shared by the three of them).
 
-    ``batch_size`` is sized for a GPU (256 points; ViViT's 9-shift prediction batches are
-    2,304 inputs); the learning rate follows it by ``lr_scaling`` from the paper's value at
-    ``REFERENCE_BATCH``: "sqrt" (the square-root rule for Adam-type optimisers, Malladi et
-    al., NeurIPS 2022) multiplies it by √(batch / 64), "linear" by batch / 64, "none" keeps
-    it. ``workers`` (DataLoader processes; None = 4 on a GPU, 0 on the CPU) changes speed,
-    never results.
+    ``batch_size`` is sized for a GPU (256 points; a 3×3-window prediction batch holds
+    256 // 9 = 28 points, 252 inputs); the learning rate follows it by ``lr_scaling`` from
+    the paper's value at ``REFERENCE_BATCH``: "sqrt" (the square-root rule for Adam-type
+    optimisers, Malladi et al., NeurIPS 2022) multiplies it by √(batch / 64), "linear" by
+    batch / 64, "none" keeps it. ``workers`` (DataLoader processes; None = 4 on a GPU, 0 on
+    the CPU) changes speed, never results.
     """
 
     epochs: int = 100

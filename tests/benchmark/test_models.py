@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -126,6 +128,60 @@ def test_the_data_loader_changes_speed_never_the_weights() -> None:
         results.append(clf.predict_proba(LazyInputs("transformer", data, index)))
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], results[2])
+
+
+def test_data_loader_workers_persist_across_epochs_and_end_with_the_training(
+        tmp_path: Path) -> None:
+    """Three epochs with one worker: the training points are gathered by one process and
+    the validation points by another for the whole training (not a new process per pass),
+    and no worker outlives ``fit``."""
+    _require("transformer")
+    import multiprocessing
+    import os
+
+    from benchmark.inputs import LazyInputs
+    from benchmark.pool import PooledComposites
+
+    class RecordingInputs(LazyInputs):
+        def __getitem__(self, rows: np.ndarray | slice) -> np.ndarray:
+            with open(tmp_path / f"{self.shift}-{len(self)}.pids", "a") as f:
+                f.write(f"{os.getpid()}\n")
+            return super().__getitem__(rows)
+
+    data = PooledComposites([_composites(24)])
+    index = np.arange(24)
+    y = np.arange(24) % N_CLASSES
+    train = TrainParams(epochs=3, patience=10, batch_size=8, device="cpu", seed=0, workers=1)
+    clf = get_model("transformer", TINY["transformer"], train, n_bands=len(comp.BANDS),
+                    n_classes=N_CLASSES)
+    log = clf.fit(RecordingInputs("transformer", data, index), y,
+                  RecordingInputs("transformer", data, index[:8]), y[:8])
+    assert log["epochs_run"] == 3
+    train_pids = (tmp_path / "(0, 0)-24.pids").read_text().split()
+    val_pids = (tmp_path / "(0, 0)-8.pids").read_text().split()
+    assert len(train_pids) == 3 * 3 and len(val_pids) == 3  # 3 batches × 3 epochs; 1 × 3
+    assert len(set(train_pids)) == 1 and len(set(val_pids)) == 1
+    assert set(train_pids) != set(val_pids) and str(os.getpid()) not in train_pids + val_pids
+    assert multiprocessing.active_children() == []
+
+
+def test_window_prediction_batches_hold_batch_size_inputs() -> None:
+    """A 3×3-window batch holds batch_size // 9 points: each forward call sees at most
+    batch_size inputs, as in training."""
+    _require("transformer")
+    from benchmark.inputs import WindowInputs
+    from benchmark.pool import PooledComposites
+
+    data = PooledComposites([_composites(10)])
+    train = TrainParams(epochs=1, batch_size=18, device="cpu", seed=0, workers=0)
+    clf = get_model("transformer", TINY["transformer"], train, n_bands=len(comp.BANDS),
+                    n_classes=N_CLASSES)
+    seen: list[int] = []
+    net = clf.net  # type: ignore[attr-defined]
+    net.register_forward_hook(lambda _m, args, _out: seen.append(len(args[0])))
+    window = clf.predict_window(WindowInputs("transformer", data, np.arange(10)))  # type: ignore[attr-defined]
+    assert window.shape == (10, 9, N_CLASSES)
+    assert seen == [18, 18, 18, 18, 18]  # 2 points × 9 shifts, five times
 
 
 def test_learning_rate_follows_the_batch_size() -> None:
