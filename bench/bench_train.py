@@ -16,7 +16,9 @@ estimates: (a) this machine's measured rates × ``--gpu-speedup`` (an assumed fa
 training = 3 × forward, at ``--gpu-tflops`` achieved: an assumption; the CPU's achieved
 GFLOP/s are printed to judge it) and the loading time (the measured rate at which one
 process gathers batches from the memory-mapped composites, × ``--gpu-workers``). Every
-figure is the best of ``--repeats`` interleaved runs (the machine may be shared). On the
+figure is the best of ``--repeats`` interleaved runs (the machine may be shared); ``noise``
+is how far the training rate of the same code moved between those runs, the scale against
+which the ratios are read. On the
 GPU itself, run it with ``--device cuda --gpu-speedup 1``.
 
     python bench/bench_train.py                          # CPU, short (workers 0, the CPU default)
@@ -97,15 +99,26 @@ def measure(name: str, data: PooledComposites, train: TrainParams, n_train: int,
             "predict_nine": nine_passes}
 
 
-def gather_rate(name: str, data: PooledComposites, n: int, batch: int) -> float:
-    """Points/s at which one process gathers shuffled training batches (no model)."""
-    from benchmark.train import Rows
+def gather_rate(name: str, data: PooledComposites, n: int, batch: int,
+                through_loader: bool = False) -> float:
+    """Points/s at which one process gathers shuffled training batches (no model), directly
+    or through the benchmark's DataLoader in the main process (its overhead, alone)."""
+    from benchmark.accel import loader
+    from benchmark.train import RowBatches, Rows, whole_batch
 
     order = np.random.default_rng(0).permutation(n)
     ds = Rows(LazyInputs(name, data, np.arange(n)), np.zeros(n, np.int64))
+    batches = [order[i:i + batch] for i in range(0, n, batch)]
     start = time.perf_counter()
-    for i in range(0, n, batch):
-        ds.__getitems__(order[i:i + batch])
+    if through_loader:
+        sampler = RowBatches()
+        sampler.batches = batches
+        for _ in loader(ds, None, torch.device("cpu"), 0, generator=torch.Generator(),
+                        batch_sampler=sampler, collate_fn=whole_batch):
+            pass
+    else:
+        for b in batches:
+            ds.__getitems__(b)
     return n / (time.perf_counter() - start)
 
 
@@ -142,8 +155,8 @@ def gpu_hours(train_rate: float, predict_rate: float, epochs: int, legend: str) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=192, help="training points")
-    parser.add_argument("--test-points", type=int, default=64)
+    parser.add_argument("--points", type=int, default=640, help="training points")
+    parser.add_argument("--test-points", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=0,
                         help="DataLoader processes of the 'with' run (0: in the main process, "
@@ -158,7 +171,7 @@ def main() -> None:
                         help="assumed achieved bf16 TFLOP/s of the GPU on these small networks")
     parser.add_argument("--gpu-workers", type=int, default=4,
                         help="DataLoader processes on the GPU machine (the default there)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -169,11 +182,13 @@ def main() -> None:
         data = _memmapped(Path(tmp), args.points + args.test_points, seed=0)
         header = (f"{'model':<12}{'train/s':>10}{'no DL':>10}{'ratio':>7}"
                   f"{'predict/s':>11}{'no DL':>10}{'ratio':>7}{'9 passes':>10}{'1 vs 9':>7}"
-                  f"{'MFLOP':>9}{'CPU GFLOP/s':>13}{'gather/s':>10}")
+                  f"{'noise':>7}{'MFLOP':>9}{'CPU GFLOP/s':>13}{'gather/s':>10}"
+                  f"{'DL µs/batch':>12}")
         print(header)
         rates: dict[str, dict[str, float]] = {}
         flops: dict[str, float] = {}
         gathers: dict[str, float] = {}
+        overhead: dict[str, float] = {}
         for name in args.models.split(","):
             runs: dict[bool, list[dict[str, float]]] = {True: [], False: []}
             for k in range(args.repeats):  # interleaved, alternating order, best of each
@@ -187,7 +202,16 @@ def main() -> None:
             flops[name] = forward_flops(name)
             gathers[name] = max(gather_rate(name, data, args.points, args.batch_size)
                                 for _ in range(args.repeats))
+            via_loader = max(gather_rate(name, data, args.points, args.batch_size, True)
+                             for _ in range(args.repeats))
+            # Microseconds the main-process DataLoader adds to each batch.
+            overhead[name] = 1e6 * args.batch_size * (1 / via_loader - 1 / gathers[name])
             rates[name] = with_dl
+            # How far the same code's training rate moved between runs: the scale against
+            # which the ratios are read (the DataLoader in the main process cannot differ
+            # by more than its few microseconds per batch).
+            noise = max(max(r["train"] for r in rs) / min(r["train"] for r in rs) - 1
+                        for rs in runs.values())
             achieved = 3 * flops[name] * with_dl["train"] / 1e9
             print(f"{name:<12}{with_dl['train']:>10.1f}{without['train']:>10.1f}"
                   f"{with_dl['train'] / without['train']:>7.2f}"
@@ -195,7 +219,9 @@ def main() -> None:
                   f"{with_dl['predict'] / without['predict']:>7.2f}"
                   f"{without['predict_nine']:>10.1f}"
                   f"{without['predict'] / without['predict_nine']:>7.2f}"
-                  f"{flops[name] / 1e6:>9.1f}{achieved:>13.1f}{gathers[name]:>10.0f}")
+                  f"{noise:>6.0%} "
+                  f"{flops[name] / 1e6:>9.1f}{achieved:>13.1f}{gathers[name]:>10.0f}"
+                  f"{overhead[name]:>12.0f}")
     print(f"\nEstimated full-scale hours per network at {args.gpu_speedup:g}× this machine's "
           f"rates, {args.epochs} epochs (an upper bound: early stopping ends sooner):")
     for legend in SPLITS:
