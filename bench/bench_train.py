@@ -18,7 +18,8 @@ GFLOP/s are printed to judge it) and the loading time (the measured rate at whic
 process gathers batches from the memory-mapped composites, × ``--gpu-workers``). Every
 figure is the best of ``--repeats`` interleaved runs (the machine may be shared); ``noise``
 is how far the training rate of the same code moved between those runs, the scale against
-which the ratios are read. On the
+which the ratios are read, and ``DL µs/batch`` what the DataLoader in the main process adds
+to a batch, measured alone (gathering through it against gathering directly). On the
 GPU itself, run it with ``--device cuda --gpu-speedup 1``.
 
     python bench/bench_train.py                          # CPU, short (workers 0, the CPU default)
