@@ -104,22 +104,15 @@ def gather_rate(name: str, data: PooledComposites, n: int, batch: int,
                 through_loader: bool = False) -> float:
     """Points/s at which one process gathers shuffled training batches (no model), directly
     or through the benchmark's DataLoader in the main process (its overhead, alone)."""
-    from benchmark.accel import loader
-    from benchmark.train import RowBatches, Rows, whole_batch
+    from benchmark.train import Feed
 
     order = np.random.default_rng(0).permutation(n)
-    ds = Rows(LazyInputs(name, data, np.arange(n)), np.zeros(n, np.int64))
+    feed = Feed(LazyInputs(name, data, np.arange(n)), np.zeros(n, np.int64),
+                torch.device("cpu"), 0, use_loader=through_loader)
     batches = [order[i:i + batch] for i in range(0, n, batch)]
     start = time.perf_counter()
-    if through_loader:
-        sampler = RowBatches()
-        sampler.batches = batches
-        for _ in loader(ds, None, torch.device("cpu"), 0, generator=torch.Generator(),
-                        batch_sampler=sampler, collate_fn=whole_batch):
-            pass
-    else:
-        for b in batches:
-            ds.__getitems__(b)
+    for _ in feed(batches):
+        pass
     return n / (time.perf_counter() - start)
 
 

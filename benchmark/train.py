@@ -94,20 +94,22 @@ def whole_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor,
     return batch
 
 
-class _Feed:
-    """One set of points on its way to the device: one DataLoader (and its workers) for
-    every pass over it, or batches gathered in the main process."""
+class Feed:
+    """One set of points on its way to the device: one DataLoader (and its ``workers``) for
+    every pass over it, or, with ``use_loader`` False, batches gathered in the main process
+    (the bench's baseline)."""
 
-    def __init__(self, clf: TorchClassifier, x: Inputs, y: np.ndarray | None) -> None:
-        self.device = clf.device
+    def __init__(self, x: Inputs, y: np.ndarray | None, device: torch.device, workers: int,
+                 use_loader: bool = True) -> None:
+        self.device = device
         self.rows = Rows(x, y)
         self.sampler = RowBatches()
         # The loader's own generator: its worker seed is then not drawn from torch's global
         # generator (dropout's), so the loader changes speed, never the trained weights.
         self.loader = (
-            loader(self.rows, None, clf.device, clf.workers, generator=torch.Generator(),
+            loader(self.rows, None, device, workers, generator=torch.Generator(),
                    batch_sampler=self.sampler, collate_fn=whole_batch, persistent=True)
-            if clf.use_loader else None)
+            if use_loader else None)
 
     def __call__(self, batches: list[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The ``batches`` on the device, in order."""
@@ -153,7 +155,10 @@ class TorchClassifier:
         order = torch.randperm(n, generator=generator) if generator else torch.arange(n)
         return [b.numpy() for b in torch.split(order, size or self.train_params.batch_size)]
 
-    def _loss(self, feed: _Feed, y: np.ndarray, loss_fn: nn.Module) -> float:
+    def _feed(self, x: Inputs, y: np.ndarray | None) -> Feed:
+        return Feed(x, y, self.device, self.workers, self.use_loader)
+
+    def _loss(self, feed: Feed, y: np.ndarray, loss_fn: nn.Module) -> float:
         self.net.eval()
         total = 0.0
         with torch.no_grad():
@@ -183,7 +188,7 @@ class TorchClassifier:
             state = self._restore(saved, optimiser, generator)
             log.info("resuming training after epoch %d of %d", state.epoch, p.epochs)
         seconds, seen = 0.0, 0
-        train_feed, val_feed = _Feed(self, x_train, y_train), _Feed(self, x_val, y_val)
+        train_feed, val_feed = self._feed(x_train, y_train), self._feed(x_val, y_val)
         while not state.finished and state.epoch < p.epochs:
             epoch = state.epoch + 1
             self.net.train()
@@ -262,7 +267,7 @@ class TorchClassifier:
         self.net.to(self.device).eval()
         out = np.zeros((len(x), self.n_classes), dtype=np.float64)
         with torch.no_grad():
-            for xb, rows in _Feed(self, x, None)(self._batches(len(x), None)):
+            for xb, rows in self._feed(x, None)(self._batches(len(x), None)):
                 with autocast(self.device):
                     logits = self.net(xb)
                 proba = torch.softmax(logits.float(), dim=1)
@@ -281,7 +286,7 @@ class TorchClassifier:
         out = np.zeros((len(x), 9, self.n_classes), dtype=np.float64)
         points = max(1, self.train_params.batch_size // 9)
         with torch.no_grad():
-            for xb, rows in _Feed(self, x, None)(self._batches(len(x), None, points)):
+            for xb, rows in self._feed(x, None)(self._batches(len(x), None, points)):
                 with autocast(self.device):
                     logits = self.net(xb.flatten(0, 1))
                 proba = torch.softmax(logits.float(), dim=1).view(len(rows), 9, -1)
